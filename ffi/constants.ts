@@ -1,0 +1,127 @@
+/**
+ * Kernel constants by their kernel names. Values that differ between architectures
+ * live in ARCH below; everything else is the same on x86_64 and aarch64.
+ */
+
+// clone(2) / setns(2) namespace flags
+export const CLONE_NEWTIME = 0x00000080;
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWCGROUP = 0x02000000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+
+// mount(2) flags
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_SYNCHRONOUS = 0x10;
+export const MS_REMOUNT = 0x20;
+export const MS_MANDLOCK = 0x40;
+export const MS_DIRSYNC = 0x80;
+export const MS_NOSYMFOLLOW = 0x100;
+export const MS_NOATIME = 0x400;
+export const MS_NODIRATIME = 0x800;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_SILENT = 0x8000;
+export const MS_UNBINDABLE = 0x20000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+export const MS_RELATIME = 0x200000;
+export const MS_STRICTATIME = 0x1000000;
+export const MS_LAZYTIME = 0x2000000;
+
+// umount2(2)
+export const MNT_DETACH = 0x2;
+export const UMOUNT_NOFOLLOW = 0x8;
+
+// statvfs(3) f_flag bits
+export const ST_RDONLY = 0x1;
+export const ST_NOSUID = 0x2;
+export const ST_NODEV = 0x4;
+export const ST_NOEXEC = 0x8;
+export const ST_SYNCHRONOUS = 0x10;
+export const ST_NOATIME = 0x400;
+export const ST_NODIRATIME = 0x800;
+export const ST_RELATIME = 0x1000;
+export const ST_NOSYMFOLLOW = 0x2000;
+
+// mmap(2)
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_STACK = 0x20000;
+
+// fcntl(2), open(2), socket(2)
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+export const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+// stat(2) file types, for mknod(2)
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+// signals (the same numbers on x86_64 and aarch64)
+export const SIGHUP = 1;
+export const SIGINT = 2;
+export const SIGQUIT = 3;
+export const SIGKILL = 9;
+export const SIGUSR1 = 10;
+export const SIGUSR2 = 12;
+export const SIGTERM = 15;
+export const SIGCHLD = 17;
+export const SIGSTOP = 19;
+export const NSIG = 65;
+export const SIG_SETMASK = 2;
+
+// waitpid(2)
+export const WNOHANG = 1;
+
+/** What differs between the architectures druntime supports. */
+export interface ArchConstants {
+  SYS_pivot_root: number;
+  SYS_setns: number;
+  O_DIRECTORY: number;
+  O_NOFOLLOW: number;
+}
+
+const ARCHES: Record<string, ArchConstants> = {
+  x86_64: { SYS_pivot_root: 155, SYS_setns: 308, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 },
+  aarch64: { SYS_pivot_root: 41, SYS_setns: 268, O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000 },
+};
+
+/** Constants for the machine druntime runs on. */
+export const ARCH: ArchConstants = ARCHES[Deno.build.arch] ??
+  (() => {
+    throw new Error(`druntime does not support the ${Deno.build.arch} architecture`);
+  })();
+
+/** Makes a dev_t as glibc's makedev(3) does. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
+    (mi & 0xffn);
+}

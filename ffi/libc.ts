@@ -1,0 +1,224 @@
+/**
+ * libc through Deno.dlopen: every symbol druntime calls is declared here once, and every
+ * wrapper turns a failure into a SyscallError naming the call, its arguments and errno.
+ */
+import { EINTR, SyscallError } from "./errno.ts";
+import { ARCH } from "./constants.ts";
+
+const lib = Deno.dlopen(
+  "libc.so.6",
+  {
+    __errno_location: { parameters: [], result: "pointer" },
+    clone: {
+      parameters: ["pointer", "pointer", "i32", "pointer", "pointer", "pointer", "pointer"],
+      result: "i32",
+    },
+    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+    mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+    munmap: { parameters: ["pointer", "usize"], result: "i32" },
+    pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+    socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    // The same read(2), run on a worker thread so the parent's event loop (signal
+    // forwarding) keeps going while it waits on the init.
+    readAsync: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    close_range: { parameters: ["u32", "u32", "i32"], result: "i32" },
+    waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+    waitpidAsync: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
+    kill: { parameters: ["i32", "i32"], result: "i32" },
+    getpid: { parameters: [], result: "i32" },
+    setns: { parameters: ["i32", "i32"], result: "i32" },
+    mount: { parameters: ["buffer", "buffer", "buffer", "usize", "buffer"], result: "i32" },
+    umount2: { parameters: ["buffer", "i32"], result: "i32" },
+    syscall: { parameters: ["i64", "buffer", "buffer"], result: "i64" },
+    chroot: { parameters: ["buffer"], result: "i32" },
+    chdir: { parameters: ["buffer"], result: "i32" },
+    fchdir: { parameters: ["i32"], result: "i32" },
+    mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+    lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
+    statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
+    sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+    setdomainname: { parameters: ["buffer", "usize"], result: "i32" },
+    umask: { parameters: ["u32"], result: "u32" },
+    setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+    setgid: { parameters: ["u32"], result: "i32" },
+    setuid: { parameters: ["u32"], result: "i32" },
+    signal: { parameters: ["i32", "pointer"], result: "pointer" },
+    sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  } as const,
+);
+
+/** The raw symbols, for the few callers that handle the return value themselves. */
+export const libc = lib.symbols;
+
+/** errno of the last failed call on this thread. */
+export function errno(): number {
+  const p = libc.__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+type Arg = string | number;
+
+/** Throws a SyscallError when a call returned -1; returns the result otherwise. */
+export function check<T extends number | bigint>(call: string, args: readonly Arg[], ret: T): T {
+  if (ret === -1 || ret === -1n) throw new SyscallError(call, args, errno());
+  return ret;
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated C string. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = encoder.encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/**
+ * A NULL-terminated array of C strings (argv, envp). The returned `keep` holds the strings:
+ * it must stay referenced for as long as the pointers are used.
+ */
+export function cstrArray(
+  items: readonly string[],
+): { array: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
+  const keep = items.map(cstr);
+  const array = new BigUint64Array(items.length + 1);
+  keep.forEach((s, i) => array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s))));
+  return { array, keep };
+}
+
+/** The address of a buffer, as the 64-bit integer a C struct stores. */
+export function addressOf(buf: BufferSource): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
+
+function orNull(s: string | null): Uint8Array<ArrayBuffer> | null {
+  return s === null ? null : cstr(s);
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+): void {
+  const args: Arg[] = [source ?? "", target];
+  if (fstype) args.push(fstype);
+  if (flags) args.push(`0x${flags.toString(16)}`);
+  if (data) args.push(data);
+  check("mount", args, libc.mount(orNull(source), cstr(target), orNull(fstype), BigInt(flags), orNull(data)));
+}
+
+export function umount2(target: string, flags: number): void {
+  check("umount2", [target, flags], libc.umount2(cstr(target), flags));
+}
+
+export function pivotRootSyscall(newRoot: string, putOld: string): void {
+  const ret = libc.syscall(BigInt(ARCH.SYS_pivot_root), cstr(newRoot), cstr(putOld));
+  check("pivot_root", [newRoot, putOld], Number(ret));
+}
+
+export function chroot(path: string): void {
+  check("chroot", [path], libc.chroot(cstr(path)));
+}
+
+export function chdir(path: string): void {
+  check("chdir", [path], libc.chdir(cstr(path)));
+}
+
+export function fchdir(fd: number): void {
+  check("fchdir", [fd], libc.fchdir(fd));
+}
+
+export function open(path: string, flags: number, mode = 0): number {
+  return check("open", [path], libc.open(cstr(path), flags, mode));
+}
+
+export function close(fd: number): void {
+  check("close", [fd], libc.close(fd));
+}
+
+export function mknod(path: string, mode: number, dev: bigint): void {
+  check("mknod", [path, `0${mode.toString(8)}`], libc.mknod(cstr(path), mode, dev));
+}
+
+export function lchown(path: string, uid: number, gid: number): void {
+  check("lchown", [path, uid, gid], libc.lchown(cstr(path), uid, gid));
+}
+
+/** statvfs(3)'s f_flag: the ST_* mount flags of the filesystem holding path. */
+export function mountFlagsOf(path: string): number {
+  const buf = new BigUint64Array(14);
+  check("statvfs", [path], libc.statvfs(cstr(path), buf));
+  return Number(buf[9]); // f_flag: after 8 counters and f_fsid on 64-bit glibc
+}
+
+export function sethostname(name: string): void {
+  const b = new TextEncoder().encode(name);
+  check("sethostname", [name], libc.sethostname(b, BigInt(b.length)));
+}
+
+export function setdomainname(name: string): void {
+  const b = new TextEncoder().encode(name);
+  check("setdomainname", [name], libc.setdomainname(b, BigInt(b.length)));
+}
+
+export function setgroups(gids: readonly number[]): void {
+  check("setgroups", [gids.join(",")], libc.setgroups(BigInt(gids.length), new Uint32Array(gids)));
+}
+
+export function setgid(gid: number): void {
+  check("setgid", [gid], libc.setgid(gid));
+}
+
+export function setuid(uid: number): void {
+  check("setuid", [uid], libc.setuid(uid));
+}
+
+export function kill(pid: number, sig: number): void {
+  check("kill", [pid, sig], libc.kill(pid, sig));
+}
+
+/** pipe2(2): [read end, write end]. */
+export function pipe2(flags: number): [number, number] {
+  const fds = new Int32Array(2);
+  check("pipe2", [], libc.pipe2(fds, flags));
+  return [fds[0], fds[1]];
+}
+
+/** socketpair(2) of two connected sockets. */
+export function socketpair(domain: number, type: number): [number, number] {
+  const fds = new Int32Array(2);
+  check("socketpair", [], libc.socketpair(domain, type, 0, fds));
+  return [fds[0], fds[1]];
+}
+
+export function fcntl(fd: number, cmd: number, arg: number): number {
+  return check("fcntl", [fd, cmd], libc.fcntl(fd, cmd, arg));
+}
+
+/** write(2) of the whole buffer, retrying short writes. */
+export function writeAll(fd: number, data: Uint8Array<ArrayBuffer>): void {
+  let off = 0;
+  while (off < data.length) {
+    const n = Number(libc.write(fd, data.subarray(off), BigInt(data.length - off)));
+    if (n < 0) {
+      if (errno() === EINTR) continue;
+      throw new SyscallError("write", [fd], errno());
+    }
+    off += n;
+  }
+}
+
+export function execve(path: string, argv: readonly string[], env: readonly string[]): never {
+  const a = cstrArray(argv), e = cstrArray(env);
+  libc.execve(cstr(path), new Uint8Array(a.array.buffer), new Uint8Array(e.array.buffer));
+  throw new SyscallError("execve", [path], errno());
+}

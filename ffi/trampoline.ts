@@ -1,0 +1,232 @@
+/**
+ * The clone child. Deno is multi-threaded and V8 kills a forked child that runs JavaScript,
+ * so the child of clone(2) runs these few bytes of machine code instead. They make only raw
+ * system calls:
+ *
+ *   close(args.goWrite)                      the parent's end, so a dead parent reads as EOF
+ *   for fd in args.nsFds: setns(fd, 0)       join namespaces given by path, user first
+ *   read(args.goRead, &byte, 1)              wait for the parent (uid maps, cgroup) ...
+ *   execve(args.path, args.argv, args.envp)  ... then become `druntime init`
+ *
+ * On a failure the child writes {stage: i32, index: i32, errno: i32} to args.errWrite (a
+ * close-on-exec pipe, so a successful execve reads as EOF on the other end) and exits 127.
+ *
+ * The args block is eight 64-bit words: goRead, goWrite, errWrite, nsCount, nsFds (pointer
+ * to i64[]), path, argv, envp.
+ */
+import {
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MAP_STACK,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  SIGCHLD,
+} from "./constants.ts";
+import { addressOf, check, cstr, cstrArray, libc } from "./libc.ts";
+import { errnoName } from "./errno.ts";
+
+/** x86_64, one instruction a row with its assembly (Intel syntax). */
+export const X86_64_CODE: readonly (readonly number[])[] = [
+  [0x49, 0x89, 0xfc], // 00: mov r12,rdi
+  [0x49, 0x8b, 0x7c, 0x24, 0x08], // 03: mov rdi,QWORD PTR [r12+0x8]
+  [0xb8, 0x03, 0x00, 0x00, 0x00], // 08: mov eax,0x3                 SYS_close
+  [0x0f, 0x05], // 0d: syscall
+  [0x45, 0x31, 0xed], // 0f: xor r13d,r13d
+  [0x4d, 0x3b, 0x6c, 0x24, 0x18], // 12: cmp r13,QWORD PTR [r12+0x18]
+  [0x73, 0x22], // 17: jae 0x3b
+  [0x49, 0x8b, 0x44, 0x24, 0x20], // 19: mov rax,QWORD PTR [r12+0x20]
+  [0x4a, 0x8b, 0x3c, 0xe8], // 1e: mov rdi,QWORD PTR [rax+r13*8]
+  [0x31, 0xf6], // 22: xor esi,esi
+  [0xb8, 0x34, 0x01, 0x00, 0x00], // 24: mov eax,0x134               SYS_setns
+  [0x0f, 0x05], // 29: syscall
+  [0x41, 0xbe, 0x01, 0x00, 0x00, 0x00], // 2b: mov r14d,0x1           stage 1
+  [0x48, 0x85, 0xc0], // 31: test rax,rax
+  [0x75, 0x47], // 34: jne 0x7d
+  [0x49, 0xff, 0xc5], // 36: inc r13
+  [0xeb, 0xd7], // 39: jmp 0x12
+  [0x48, 0x83, 0xec, 0x10], // 3b: sub rsp,0x10
+  [0x49, 0x8b, 0x3c, 0x24], // 3f: mov rdi,QWORD PTR [r12]
+  [0x48, 0x89, 0xe6], // 43: mov rsi,rsp
+  [0xba, 0x01, 0x00, 0x00, 0x00], // 46: mov edx,0x1
+  [0x31, 0xc0], // 4b: xor eax,eax                                   SYS_read
+  [0x0f, 0x05], // 4d: syscall
+  [0x48, 0x83, 0xf8, 0xfc], // 4f: cmp rax,0xfffffffffffffffc         -EINTR
+  [0x74, 0xea], // 53: je 0x3f
+  [0x41, 0xbe, 0x02, 0x00, 0x00, 0x00], // 55: mov r14d,0x2           stage 2
+  [0x48, 0x83, 0xf8, 0x01], // 5b: cmp rax,0x1
+  [0x75, 0x1c], // 5f: jne 0x7d
+  [0x49, 0x8b, 0x7c, 0x24, 0x28], // 61: mov rdi,QWORD PTR [r12+0x28]
+  [0x49, 0x8b, 0x74, 0x24, 0x30], // 66: mov rsi,QWORD PTR [r12+0x30]
+  [0x49, 0x8b, 0x54, 0x24, 0x38], // 6b: mov rdx,QWORD PTR [r12+0x38]
+  [0xb8, 0x3b, 0x00, 0x00, 0x00], // 70: mov eax,0x3b                SYS_execve
+  [0x0f, 0x05], // 75: syscall
+  [0x41, 0xbe, 0x03, 0x00, 0x00, 0x00], // 77: mov r14d,0x3           stage 3
+  [0xf7, 0xd8], // 7d: neg eax
+  [0x48, 0x83, 0xec, 0x10], // 7f: sub rsp,0x10
+  [0x44, 0x89, 0x34, 0x24], // 83: mov DWORD PTR [rsp],r14d
+  [0x44, 0x89, 0x6c, 0x24, 0x04], // 87: mov DWORD PTR [rsp+0x4],r13d
+  [0x89, 0x44, 0x24, 0x08], // 8c: mov DWORD PTR [rsp+0x8],eax
+  [0x49, 0x8b, 0x7c, 0x24, 0x10], // 90: mov rdi,QWORD PTR [r12+0x10]
+  [0x48, 0x89, 0xe6], // 95: mov rsi,rsp
+  [0xba, 0x0c, 0x00, 0x00, 0x00], // 98: mov edx,0xc
+  [0xb8, 0x01, 0x00, 0x00, 0x00], // 9d: mov eax,0x1                 SYS_write
+  [0x0f, 0x05], // a2: syscall
+  [0xbf, 0x7f, 0x00, 0x00, 0x00], // a4: mov edi,0x7f
+  [0xb8, 0xe7, 0x00, 0x00, 0x00], // a9: mov eax,0xe7                SYS_exit_group
+  [0x0f, 0x05], // ae: syscall
+];
+
+/** aarch64, one little-endian instruction word a row with its assembly. */
+export const AARCH64_CODE: readonly number[] = [
+  0xaa0003f3, // 00: mov x19, x0
+  0xf9400660, // 04: ldr x0, [x19, #8]
+  0xd2800728, // 08: mov x8, #57                    SYS_close
+  0xd4000001, // 0c: svc #0
+  0xd2800014, // 10: mov x20, #0
+  0xf9400e61, // 14: ldr x1, [x19, #24]
+  0xeb01029f, // 18: cmp x20, x1
+  0x54000142, // 1c: b.hs 0x44
+  0xf9401261, // 20: ldr x1, [x19, #32]
+  0xf8747820, // 24: ldr x0, [x1, x20, lsl #3]
+  0xd2800001, // 28: mov x1, #0
+  0xd2802188, // 2c: mov x8, #268                   SYS_setns
+  0xd4000001, // 30: svc #0
+  0xd2800035, // 34: mov x21, #1                    stage 1
+  0xb5000280, // 38: cbnz x0, 0x88
+  0x91000694, // 3c: add x20, x20, #1
+  0x17fffff5, // 40: b 0x14
+  0xd10043ff, // 44: sub sp, sp, #16
+  0xf9400260, // 48: ldr x0, [x19]
+  0x910003e1, // 4c: mov x1, sp
+  0xd2800022, // 50: mov x2, #1
+  0xd28007e8, // 54: mov x8, #63                    SYS_read
+  0xd4000001, // 58: svc #0
+  0xb100101f, // 5c: cmn x0, #4                     -EINTR
+  0x54ffff40, // 60: b.eq 0x48
+  0xd2800055, // 64: mov x21, #2                    stage 2
+  0xf100041f, // 68: cmp x0, #1
+  0x540000e1, // 6c: b.ne 0x88
+  0xf9401660, // 70: ldr x0, [x19, #40]
+  0xf9401a61, // 74: ldr x1, [x19, #48]
+  0xf9401e62, // 78: ldr x2, [x19, #56]
+  0xd2801ba8, // 7c: mov x8, #221                   SYS_execve
+  0xd4000001, // 80: svc #0
+  0xd2800075, // 84: mov x21, #3                    stage 3
+  0x4b0003e0, // 88: neg w0, w0
+  0xd10043ff, // 8c: sub sp, sp, #16
+  0xb90003f5, // 90: str w21, [sp]
+  0xb90007f4, // 94: str w20, [sp, #4]
+  0xb9000be0, // 98: str w0, [sp, #8]
+  0xf9400a60, // 9c: ldr x0, [x19, #16]
+  0x910003e1, // a0: mov x1, sp
+  0xd2800182, // a4: mov x2, #12
+  0xd2800808, // a8: mov x8, #64                    SYS_write
+  0xd4000001, // ac: svc #0
+  0xd2800fe0, // b0: mov x0, #127
+  0xd2800bc8, // b4: mov x8, #94                    SYS_exit_group
+  0xd4000001, // b8: svc #0
+];
+
+/** The child's machine code for an architecture, as bytes. */
+export function trampolineBytes(arch: string): Uint8Array {
+  if (arch === "x86_64") return new Uint8Array(X86_64_CODE.flat());
+  if (arch === "aarch64") return new Uint8Array(new Uint32Array(AARCH64_CODE).buffer);
+  throw new Error(`no clone trampoline for ${arch}`);
+}
+
+const PAGE = 4096;
+const STACK_SIZE = 64 * 1024;
+let code: Deno.PointerObject | null = null;
+let stackTop: Deno.PointerObject | null = null;
+
+function mapOnce(): { code: Deno.PointerObject; stackTop: Deno.PointerObject } {
+  if (code === null || stackTop === null) {
+    const bytes = trampolineBytes(Deno.build.arch);
+    const page = libc.mmap(null, BigInt(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+    if (page === null || Deno.UnsafePointer.value(page) === -1n) {
+      throw new Error("mmap of the clone trampoline failed");
+    }
+    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, PAGE)).set(bytes);
+    check("mprotect", ["trampoline"], libc.mprotect(page, BigInt(PAGE), PROT_READ | PROT_EXEC));
+    const stack = libc.mmap(
+      null,
+      BigInt(STACK_SIZE),
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+      -1,
+      0n,
+    );
+    if (stack === null || Deno.UnsafePointer.value(stack) === -1n) {
+      throw new Error("mmap of the clone stack failed");
+    }
+    code = page;
+    stackTop = Deno.UnsafePointer.offset(stack, STACK_SIZE)!;
+  }
+  return { code, stackTop };
+}
+
+/** What the child is to do. */
+export interface ChildSpec {
+  /** CLONE_NEW* flags for the namespaces to create. */
+  flags: number;
+  /** Namespace fds to join with setns before execve, in order (user first). */
+  nsFds: readonly number[];
+  /** fd the child reads its go byte from, and the parent's end of it. */
+  goRead: number;
+  goWrite: number;
+  /** Close-on-exec pipe end the child reports a failure on. */
+  errWrite: number;
+  path: string;
+  argv: readonly string[];
+  env: readonly string[];
+}
+
+/**
+ * clone(2) a child that runs the trampoline. Returns its pid; the child waits for one byte on
+ * goRead before it execs.
+ */
+export function cloneChild(spec: ChildSpec): number {
+  const { code, stackTop } = mapOnce();
+  const path = cstr(spec.path);
+  const argv = cstrArray(spec.argv);
+  const env = cstrArray(spec.env);
+  const nsFds = new BigInt64Array(spec.nsFds.map(BigInt));
+  const args = new BigUint64Array([
+    BigInt(spec.goRead),
+    BigInt(spec.goWrite),
+    BigInt(spec.errWrite),
+    BigInt(spec.nsFds.length),
+    nsFds.length ? addressOf(nsFds) : 0n,
+    addressOf(path),
+    addressOf(argv.array),
+    addressOf(env.array),
+  ]);
+  const pid = libc.clone(
+    code,
+    stackTop,
+    spec.flags | SIGCHLD,
+    Deno.UnsafePointer.of(args),
+    null,
+    null,
+    null,
+  );
+  // The buffers above must outlive the call: the child reads them from its copy of memory.
+  keepAlive(path, argv, env, nsFds, args);
+  return check("clone", [`0x${spec.flags.toString(16)}`], pid);
+}
+
+function keepAlive(..._values: unknown[]): void {}
+
+
+/** Decodes the child's 12-byte failure report into a message. */
+export function describeChildFailure(report: Uint8Array, nsNames: readonly string[], path: string): string {
+  const v = new DataView(report.buffer, report.byteOffset, report.byteLength);
+  const stage = v.getInt32(0, true), index = v.getInt32(4, true), err = v.getInt32(8, true);
+  const what = stage === 1
+    ? `setns(${nsNames[index] ?? `#${index}`})`
+    : stage === 2
+    ? "waiting for the parent's go byte"
+    : `execve(${JSON.stringify(path)})`;
+  return `clone child: ${what}: ${err === 0 ? "parent went away" : errnoName(err)}`;
+}

@@ -1,0 +1,67 @@
+/** /proc/self/mountinfo and /proc/self/cgroup, parsed. */
+
+export interface MountInfo {
+  id: number;
+  parent: number;
+  root: string;
+  mountPoint: string;
+  options: string;
+  optional: string[];
+  fstype: string;
+  source: string;
+  superOptions: string;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Parses mountinfo text (proc(5)). */
+export function parseMountInfo(text: string): MountInfo[] {
+  const out: MountInfo[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    const [left, right] = line.split(" - ");
+    const f = left.split(" ");
+    const r = (right ?? "").split(" ");
+    out.push({
+      id: Number(f[0]),
+      parent: Number(f[1]),
+      root: unescape(f[3]),
+      mountPoint: unescape(f[4]),
+      options: f[5],
+      optional: f.slice(6),
+      fstype: r[0],
+      source: unescape(r[1] ?? ""),
+      superOptions: r[2] ?? "",
+    });
+  }
+  return out;
+}
+
+/** The mounts of the calling process's mount namespace. */
+export function readMountInfo(): MountInfo[] {
+  return parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo"));
+}
+
+/** The mount point holding `path`: the longest mount point that is a prefix of it. */
+export function mountPointOf(mounts: MountInfo[], path: string): string {
+  let best = "/";
+  for (const m of mounts) {
+    const mp = m.mountPoint;
+    if ((path === mp || path.startsWith(mp.endsWith("/") ? mp : `${mp}/`)) && mp.length > best.length) {
+      best = mp;
+    }
+  }
+  return best;
+}
+
+/** /proc/self/cgroup as hierarchy-controllers -> path ("" for the v2 hierarchy). */
+export function readProcCgroups(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}

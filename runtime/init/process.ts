@@ -1,0 +1,117 @@
+/**
+ * The container process: user, umask, cwd, then the executable looked up on the container's
+ * PATH. The final exec resets what Deno leaves behind (ignored SIGPIPE, blocked signals,
+ * open fds), since ignored signals and fds survive execve.
+ */
+import type { Step } from "../plan/types.ts";
+import * as K from "../../ffi/constants.ts";
+import { chdir, check, execve, libc, setgid, setgroups, setuid } from "../../ffi/libc.ts";
+import { DruntimeError } from "../errors.ts";
+
+/** PATH for the lookup when the config sets none (execvp's default). */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** What execve gets. */
+export interface Prepared {
+  path: string;
+  args: string[];
+  env: string[];
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function envValue(env: readonly string[], key: string): string | undefined {
+  const hit = env.findLast((e) => e.startsWith(`${key}=`));
+  return hit?.slice(key.length + 1);
+}
+
+/** The executable for args[0] as the container sees it (run after pivot_root). */
+export function lookPath(name: string, env: readonly string[]): string {
+  if (name.includes("/")) {
+    try {
+      Deno.statSync(name);
+    } catch {
+      throw new DruntimeError(`exec ${JSON.stringify(name)}: no such file in the container`);
+    }
+    if (!isExecutableFile(name)) {
+      throw new DruntimeError(`exec ${JSON.stringify(name)}: not an executable file`);
+    }
+    return name;
+  }
+  for (const dir of (envValue(env, "PATH") ?? DEFAULT_PATH).split(":")) {
+    const candidate = `${dir || "."}/${name}`;
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  throw new DruntimeError(`exec ${JSON.stringify(name)}: not found in the container's PATH`);
+}
+
+/** HOME from the container's /etc/passwd, as runc sets it when the config has none. */
+function homeOf(uid: number): string {
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === uid && f[2] !== "") return f[5];
+    }
+  } catch {
+    // no passwd file: the default below
+  }
+  return "/";
+}
+
+/** Runs the process stage up to (not including) the exec; returns what to exec. */
+export function prepareProcess(steps: readonly Step[]): Prepared {
+  let prepared: Prepared | null = null;
+  let uid = 0;
+  for (const step of steps) {
+    switch (step.op) {
+      case "setUser":
+        uid = step.uid;
+        setgroups(step.additionalGids);
+        setgid(step.gid);
+        setuid(step.uid);
+        break;
+      case "umask":
+        libc.umask(step.mask);
+        break;
+      case "chdir":
+        chdir(step.path);
+        break;
+      case "exec": {
+        if (step.args.length === 0) throw new DruntimeError("process.args is empty");
+        const env = envValue(step.env, "HOME") === undefined
+          ? [...step.env, `HOME=${homeOf(uid)}`]
+          : step.env;
+        prepared = { path: lookPath(step.args[0], env), args: step.args, env };
+        break;
+      }
+      default:
+        throw new Error(`step ${step.op} does not belong to the process stage`);
+    }
+  }
+  if (prepared === null) throw new DruntimeError("the plan has no exec step");
+  return prepared;
+}
+
+/** Resets signals and fds and execs. Returns only by throwing. */
+export function execProcess(p: Prepared): never {
+  for (let sig = 1; sig < K.NSIG; sig++) {
+    // glibc keeps 32 and 33 for itself and refuses them; KILL and STOP cannot change.
+    if (sig === K.SIGKILL || sig === K.SIGSTOP || sig === 32 || sig === 33) continue;
+    libc.signal(sig, null);
+  }
+  check("sigprocmask", ["SIG_SETMASK", "{}"], libc.sigprocmask(K.SIG_SETMASK, new Uint8Array(128), null));
+  // Close-on-exec rather than close: Deno's own threads still use their fds until execve.
+  check(
+    "close_range",
+    [3, "~0", "CLOSE_RANGE_CLOEXEC"],
+    libc.close_range(3, 0xffffffff, K.CLOSE_RANGE_CLOEXEC),
+  );
+  return execve(p.path, p.args, p.env);
+}

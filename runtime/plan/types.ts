@@ -1,0 +1,91 @@
+/**
+ * The container's build as a typed plan: stages (named as runc names them) of steps. The
+ * parent computes it from the config (and `--dry-run` prints it); the init executes it step
+ * by step. Paths named `path`/`target` are container paths: before the pivotRoot stage the
+ * init resolves them inside the rootfs without following symlinks out of it.
+ */
+
+export type StageName =
+  | "prepareRoot"
+  | "mountToRootfs"
+  | "createDevices"
+  | "setupPtmx"
+  | "setupDevSymlinks"
+  | "pivotRoot"
+  | "finalizeRootfs"
+  | "process";
+
+/** What a mount target is created as when it is missing. */
+export type CreateAs = "dir" | "file";
+
+export type Step =
+  /** mount("", "/", "", flags): the propagation of the whole mount tree (as seen before pivot). */
+  | { op: "rootPropagation"; flags: number }
+  /** Make the mount the rootfs sits on private, so pivot_root(2) accepts it. */
+  | { op: "parentPrivate" }
+  /** Bind the rootfs onto itself, so it is a mount point pivot_root(2) can move. */
+  | { op: "bindRootfs" }
+  /** Create the mount target (a directory or file) inside the rootfs. */
+  | { op: "mkdir"; path: string; mode: number }
+  | {
+    op: "mount";
+    /** Index into config.mounts, for error messages. */
+    index?: number;
+    source: string;
+    target: string;
+    fstype: string;
+    flags: number;
+    data: string;
+    /** Missing targets: a dir, a file, or like the bind source. */
+    create: CreateAs | "likeSource";
+    /** tmpcopyup: copy what the image had at target into the new tmpfs. */
+    copyUp?: boolean;
+  }
+  /** Bind remount with flags (ro, nosuid, ...), keeping the locked flags the mount already has. */
+  | { op: "remount"; index?: number; target: string; flags: number }
+  /** mount("", target, "", flags) with MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (|MS_REC). */
+  | { op: "propagate"; index?: number; target: string; flags: number }
+  /** Mount the host's cgroup hierarchies (read from /proc/self/mountinfo at run time). */
+  | { op: "mountCgroups"; index?: number; target: string; flags: number; readonly: boolean; ns: boolean }
+  /** mknod(2) a device node; where the kernel refuses, bind the host's node from hostPath. */
+  | {
+    op: "mknod";
+    path: string;
+    kind: "c" | "b" | "u" | "p";
+    major: number;
+    minor: number;
+    mode: number;
+    uid: number;
+    gid: number;
+    hostPath: string;
+  }
+  /** A symlink; an existing file at path is kept unless `replace` (ptmx). */
+  | { op: "symlink"; path: string; target: string; replace?: boolean }
+  | { op: "pivotRoot" }
+  /** --no-pivot: MS_MOVE the rootfs onto / and chroot into it. */
+  | { op: "moveRoot" }
+  /** No mount namespace: chroot only. */
+  | { op: "chroot" }
+  /** A masked path: an empty read-only tmpfs over a directory, /dev/null over anything else. */
+  | { op: "mask"; path: string }
+  /** A read-only path: bound onto itself and remounted read-only. */
+  | { op: "readonlyPath"; path: string }
+  | { op: "sethostname"; name: string }
+  | { op: "setdomainname"; name: string }
+  | { op: "setUser"; uid: number; gid: number; additionalGids: number[] }
+  | { op: "umask"; mask: number }
+  | { op: "chdir"; path: string }
+  | { op: "exec"; args: string[]; env: string[] };
+
+export type StepOp = Step["op"];
+
+export interface Stage {
+  name: StageName;
+  steps: Step[];
+}
+
+export interface Plan {
+  /** The rootfs, an absolute host path. */
+  rootfs: string;
+  stages: Stage[];
+}

@@ -1,0 +1,141 @@
+/**
+ * The OCI runtime-spec config.json (v1.0 to v1.2) as TypeScript types. Field names and
+ * shapes follow the spec's JSON schema; validate.ts checks a parsed document against them.
+ */
+
+export interface Spec {
+  ociVersion: string;
+  root?: Root;
+  mounts?: Mount[];
+  process?: Process;
+  hostname?: string;
+  domainname?: string;
+  hooks?: Hooks;
+  annotations?: Record<string, string>;
+  linux?: Linux;
+}
+
+export interface Root {
+  path: string;
+  readonly?: boolean;
+}
+
+export interface Mount {
+  destination: string;
+  source?: string;
+  type?: string;
+  options?: string[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+}
+
+export interface Process {
+  terminal?: boolean;
+  consoleSize?: { height: number; width: number };
+  user: User;
+  args?: string[];
+  commandLine?: string;
+  env?: string[];
+  cwd: string;
+  capabilities?: Capabilities;
+  rlimits?: Rlimit[];
+  noNewPrivileges?: boolean;
+  apparmorProfile?: string;
+  oomScoreAdj?: number;
+  selinuxLabel?: string;
+  scheduler?: Record<string, unknown>;
+  ioPriority?: { class: string; priority?: number };
+  execCPUAffinity?: { initial?: string; final?: string };
+}
+
+export interface User {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+  username?: string;
+}
+
+export interface Capabilities {
+  bounding?: string[];
+  effective?: string[];
+  inheritable?: string[];
+  permitted?: string[];
+  ambient?: string[];
+}
+
+export interface Rlimit {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
+}
+
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/** The namespace types of linux.namespaces, by their spec names. */
+export const NAMESPACE_TYPES = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"] as const;
+export type NamespaceType = typeof NAMESPACE_TYPES[number];
+
+export interface Namespace {
+  type: NamespaceType;
+  path?: string;
+}
+
+export interface Device {
+  type: "c" | "b" | "u" | "p";
+  path: string;
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface Linux {
+  namespaces?: Namespace[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+  timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
+  devices?: Device[];
+  cgroupsPath?: string;
+  resources?: Record<string, unknown>;
+  rootfsPropagation?: string;
+  seccomp?: Record<string, unknown>;
+  sysctl?: Record<string, string>;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  mountLabel?: string;
+  intelRdt?: Record<string, unknown>;
+  personality?: { domain: string; flags?: string[] };
+  memoryPolicy?: Record<string, unknown>;
+}
+
+/** The OCI state of a container, as `state` prints it and hooks read it on stdin. */
+export interface State {
+  ociVersion: string;
+  id: string;
+  status: "creating" | "created" | "running" | "stopped" | "paused";
+  pid: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}

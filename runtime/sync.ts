@@ -1,0 +1,84 @@
+/**
+ * The parent <-> init channel: length-prefixed JSON frames over the init socket, in the
+ * order of runc's procReady/procRun exchange:
+ *
+ *   parent -> init   config   the plan to execute
+ *   init -> parent   ready    the pipeline ran; the process is about to exec
+ *                    error    a stage failed (stage, message)
+ *   parent -> init   start    go on and exec
+ *   init -> parent   error    the exec itself failed; EOF (the socket is close-on-exec) means it ran
+ */
+import type { Plan } from "./plan/types.ts";
+import { errno, libc, writeAll } from "../ffi/libc.ts";
+import { EINTR } from "../ffi/errno.ts";
+
+/** What the init needs: the plan, and whether to print step timings. */
+export interface InitConfig {
+  plan: Plan;
+  timing: boolean;
+}
+
+export type ToInit = { type: "config"; config: InitConfig } | { type: "start" };
+
+export type FromInit =
+  | { type: "ready"; timings: Record<string, number> }
+  | { type: "error"; stage: string; message: string };
+
+/** The environment variable naming the init socket's fd in the init. */
+export const INIT_PIPE_ENV = "_DRUNTIME_INITPIPE";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Writes one frame. */
+export function sendMessage(fd: number, msg: ToInit | FromInit): void {
+  const body = encoder.encode(JSON.stringify(msg));
+  const frame = new Uint8Array(4 + body.length);
+  new DataView(frame.buffer).setUint32(0, body.length, true);
+  frame.set(body, 4);
+  writeAll(fd, frame);
+}
+
+type Reader = (buf: Uint8Array<ArrayBuffer>) => number | Promise<number>;
+
+async function readExact(read: Reader, n: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = await read(out.subarray(off));
+    if (got === 0) {
+      if (off === 0) return null;
+      throw new Error("init socket closed in the middle of a message");
+    }
+    if (got < 0) throw new Error("reading the init socket failed");
+    off += got;
+  }
+  return out;
+}
+
+function parseFrame<T>(body: Uint8Array): T {
+  return JSON.parse(decoder.decode(body)) as T;
+}
+
+/** Reads one frame with a given read function; null at EOF. */
+async function receive<T>(read: Reader): Promise<T | null> {
+  const head = await readExact(read, 4);
+  if (head === null) return null;
+  const body = await readExact(read, new DataView(head.buffer).getUint32(0, true));
+  return body === null ? null : parseFrame<T>(body);
+}
+
+/** Reads one frame in the parent without blocking its event loop; null at EOF. */
+export function receiveFromInit(fd: number): Promise<FromInit | null> {
+  return receive<FromInit>(async (buf) => Number(await libc.readAsync(fd, buf, BigInt(buf.length))));
+}
+
+/** Reads one frame in the init, blocking: the init has nothing else to do meanwhile. */
+export function receiveFromParent(fd: number): Promise<ToInit | null> {
+  return receive<ToInit>((buf) => {
+    for (;;) {
+      const n = Number(libc.read(fd, buf, BigInt(buf.length)));
+      if (n >= 0 || errno() !== EINTR) return n;
+    }
+  });
+}
