@@ -184,7 +184,10 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     );
     const cgroupNs = hasNamespace(spec, "cgroup");
     mounts.forEach((m, i) => stages.mountToRootfs.push(...mountSteps(m, i, opts, cgroupNs)));
-    stages.mountToRootfs.push({ op: "mkdir", path: cleanPath(process.cwd), mode: 0o755 });
+    // runc creates a missing cwd, after the mounts so that it lands on the right filesystem.
+    if (cleanPath(process.cwd) !== "/") {
+      stages.mountToRootfs.push({ op: "mkdir", path: cleanPath(process.cwd), mode: 0o755 });
+    }
 
     // A bind-mounted /dev is the host's (or the user's) to populate, as in runc.
     const devBound = mounts.some((m) =>

@@ -1,0 +1,54 @@
+/**
+ * druntime as a library: load and validate an OCI bundle, compute the plan that builds its
+ * container, and run it, from a Deno program. The `druntime` CLI is a thin layer over these.
+ *
+ * ```ts
+ * import { run, Logger } from "./mod.ts";
+ * const code = await run({ id: "demo", bundle: "/path/to/bundle", root: "/run/druntime", log: new Logger() });
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  Capabilities,
+  Device,
+  Hook,
+  Hooks,
+  IdMapping,
+  Linux,
+  Mount,
+  Namespace,
+  NamespaceType,
+  Process,
+  Rlimit,
+  Root,
+  Spec,
+  State,
+  User,
+} from "./runtime/spec/types.ts";
+export type { CreateAs, Plan, Stage, StageName, Step, StepOp } from "./runtime/plan/types.ts";
+export type { ContainerState } from "./runtime/container/state.ts";
+export type { PlanOptions } from "./runtime/plan/build.ts";
+export type { PreparedBundle, RunOptions } from "./runtime/container/run.ts";
+export type { LogFormat, LoggerOptions } from "./runtime/log.ts";
+export type { ConfigProblem } from "./runtime/errors.ts";
+export type { MountOptions } from "./runtime/spec/mount_options.ts";
+
+/** Validates a parsed config.json; throws ConfigError naming each bad field's JSON path. */
+export { loadBundle, validateContainerId, validateSpec } from "./runtime/spec/validate.ts";
+/** The config `druntime spec` writes. */
+export { defaultSpec } from "./runtime/spec/default.ts";
+/** OCI mount options to mount(2) flags, propagation and data. */
+export { parseMountOptions, parsePropagation } from "./runtime/spec/mount_options.ts";
+/** The plan: computed from a config, printed by `run --dry-run`. */
+export { buildPlan, DEFAULT_DEVICES } from "./runtime/plan/build.ts";
+export { describeStep, formatPlan } from "./runtime/plan/format.ts";
+/** Runs a container in the foreground; prepareBundle loads and plans without touching anything. */
+export { exitCodeOf, prepareBundle, run } from "./runtime/container/run.ts";
+export { DEFAULT_STATE_ROOT } from "./runtime/container/state.ts";
+/** Where druntime's errors and warnings go. */
+export { Logger } from "./runtime/log.ts";
+/** The errors druntime throws: user-facing, config problems, init stage failures, syscalls. */
+export { ConfigError, DruntimeError, StageError } from "./runtime/errors.ts";
+export { SyscallError } from "./ffi/errno.ts";
