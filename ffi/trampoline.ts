@@ -218,7 +218,6 @@ export function cloneChild(spec: ChildSpec): number {
 
 function keepAlive(..._values: unknown[]): void {}
 
-
 /** Decodes the child's 12-byte failure report into a message. */
 export function describeChildFailure(report: Uint8Array, nsNames: readonly string[], path: string): string {
   const v = new DataView(report.buffer, report.byteOffset, report.byteLength);
