@@ -104,13 +104,26 @@ export const WNOHANG = 1;
 export interface ArchConstants {
   SYS_pivot_root: number;
   SYS_setns: number;
+  SYS_rt_sigaction: number;
   O_DIRECTORY: number;
   O_NOFOLLOW: number;
 }
 
 const ARCHES: Record<string, ArchConstants> = {
-  x86_64: { SYS_pivot_root: 155, SYS_setns: 308, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 },
-  aarch64: { SYS_pivot_root: 41, SYS_setns: 268, O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000 },
+  x86_64: {
+    SYS_pivot_root: 155,
+    SYS_setns: 308,
+    SYS_rt_sigaction: 13,
+    O_DIRECTORY: 0o200000,
+    O_NOFOLLOW: 0o400000,
+  },
+  aarch64: {
+    SYS_pivot_root: 41,
+    SYS_setns: 268,
+    SYS_rt_sigaction: 134,
+    O_DIRECTORY: 0o40000,
+    O_NOFOLLOW: 0o100000,
+  },
 };
 
 /** Constants for the machine druntime runs on. */

@@ -35,6 +35,12 @@ const lib = Deno.dlopen(
     mount: { parameters: ["buffer", "buffer", "buffer", "usize", "buffer"], result: "i32" },
     umount2: { parameters: ["buffer", "i32"], result: "i32" },
     syscall: { parameters: ["i64", "buffer", "buffer"], result: "i64" },
+    // syscall(2) shaped for rt_sigaction(sig, act, oldact, sigsetsize).
+    syscallSigaction: {
+      name: "syscall",
+      parameters: ["i64", "i64", "buffer", "buffer", "usize"],
+      result: "i64",
+    },
     chroot: { parameters: ["buffer"], result: "i32" },
     chdir: { parameters: ["buffer"], result: "i32" },
     fchdir: { parameters: ["i32"], result: "i32" },
@@ -123,6 +129,28 @@ export function umount2(target: string, flags: number): void {
 export function pivotRootSyscall(newRoot: string, putOld: string): void {
   const ret = libc.syscall(BigInt(ARCH.SYS_pivot_root), cstr(newRoot), cstr(putOld));
   check("pivot_root", [newRoot, putOld], Number(ret));
+}
+
+const SIG_IGN = 1n;
+
+/**
+ * Resets `sig` to SIG_DFL if it is ignored, with rt_sigaction(2) straight to the kernel: glibc's
+ * signal() and sigaction() refuse the signals it reserves (32 and 33), yet an ignored one is
+ * inherited from whoever started druntime (Deno.Command children start with both ignored) and
+ * survives execve. A handled one (glibc's own) is left alone: execve resets it.
+ */
+export function resetIgnoredSignal(sig: number): void {
+  // struct sigaction as the kernel takes it: the handler comes first on x86_64 and aarch64 (then
+  // flags, restorer, mask: 32 bytes); sigsetsize is 8 (64 signals).
+  const old = new BigUint64Array(4);
+  const nr = BigInt(ARCH.SYS_rt_sigaction);
+  check("rt_sigaction", [sig], Number(libc.syscallSigaction(nr, BigInt(sig), null, old, 8n)));
+  if (old[0] !== SIG_IGN) return;
+  check(
+    "rt_sigaction",
+    [sig, "SIG_DFL"],
+    Number(libc.syscallSigaction(nr, BigInt(sig), new BigUint64Array(4), null, 8n)),
+  );
 }
 
 export function chroot(path: string): void {

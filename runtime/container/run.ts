@@ -249,7 +249,13 @@ export async function run(opts: RunOptions): Promise<number> {
     state.pid = pid;
     state.status = "running";
     writeState(opts.root, state);
-    if (opts.pidFile) writeFileAtomic(opts.pidFile, String(pid));
+    if (opts.pidFile) {
+      try {
+        writeFileAtomic(opts.pidFile, String(pid));
+      } catch (e) {
+        throw new DruntimeError(`--pid-file ${opts.pidFile}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
 
     started = true;
     sendMessage(parentSock, { type: "start" });

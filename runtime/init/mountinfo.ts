@@ -3,13 +3,18 @@
 export interface MountInfo {
   id: number;
   parent: number;
+  /** st_dev of the filesystem, "major:minor". */
+  majorMinor: string;
   root: string;
   mountPoint: string;
-  options: string;
+  /** Per-mount options (ro, nosuid, relatime, ...). */
+  options: string[];
+  /** Propagation tags: shared:N, master:N, ... */
   optional: string[];
   fstype: string;
   source: string;
-  superOptions: string;
+  /** Superblock options (for cgroup v1: the controllers). */
+  superOptions: string[];
 }
 
 function unescape(s: string): string {
@@ -20,20 +25,21 @@ function unescape(s: string): string {
 export function parseMountInfo(text: string): MountInfo[] {
   const out: MountInfo[] = [];
   for (const line of text.split("\n")) {
-    if (!line) continue;
+    if (!/^\d+ \d+ /.test(line)) continue;
     const [left, right] = line.split(" - ");
     const f = left.split(" ");
     const r = (right ?? "").split(" ");
     out.push({
       id: Number(f[0]),
       parent: Number(f[1]),
+      majorMinor: f[2],
       root: unescape(f[3]),
       mountPoint: unescape(f[4]),
-      options: f[5],
+      options: f[5].split(","),
       optional: f.slice(6),
       fstype: r[0],
       source: unescape(r[1] ?? ""),
-      superOptions: r[2] ?? "",
+      superOptions: r[2] ? r[2].split(",") : [],
     });
   }
   return out;

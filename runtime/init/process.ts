@@ -5,7 +5,7 @@
  */
 import type { Step } from "../plan/types.ts";
 import * as K from "../../ffi/constants.ts";
-import { chdir, check, execve, libc, setgid, setgroups, setuid } from "../../ffi/libc.ts";
+import { chdir, check, execve, libc, resetIgnoredSignal, setgid, setgroups, setuid } from "../../ffi/libc.ts";
 import { DruntimeError } from "../errors.ts";
 
 /** PATH for the lookup when the config sets none (execvp's default). */
@@ -102,9 +102,12 @@ export function prepareProcess(steps: readonly Step[]): Prepared {
 /** Resets signals and fds and execs. Returns only by throwing. */
 export function execProcess(p: Prepared): never {
   for (let sig = 1; sig < K.NSIG; sig++) {
-    // glibc keeps 32 and 33 for itself and refuses them; KILL and STOP cannot change.
-    if (sig === K.SIGKILL || sig === K.SIGSTOP || sig === 32 || sig === 33) continue;
-    libc.signal(sig, null);
+    // KILL and STOP cannot change. glibc keeps 32 and 33 for itself and its signal() refuses
+    // them, so they go to the kernel directly (when ignored: the handler glibc set on 33 is
+    // reset by execve, and must keep working until then).
+    if (sig === K.SIGKILL || sig === K.SIGSTOP) continue;
+    if (sig === 32 || sig === 33) resetIgnoredSignal(sig);
+    else libc.signal(sig, null);
   }
   check("sigprocmask", ["SIG_SETMASK", "{}"], libc.sigprocmask(K.SIG_SETMASK, new Uint8Array(128), null));
   // Close-on-exec rather than close: Deno's own threads still use their fds until execve.

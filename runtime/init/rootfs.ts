@@ -105,9 +105,7 @@ function mountCgroups(ctx: RootfsContext, step: Extract<Step, { op: "mountCgroup
   }
   mount("tmpfs", target, "tmpfs", step.flags, "mode=755");
   for (const m of v1) {
-    const controllers = m.superOptions.split(",").filter((o) =>
-      o !== "rw" && o !== "ro" && !o.startsWith("xattr")
-    );
+    const controllers = m.superOptions.filter((o) => o !== "rw" && o !== "ro" && !o.startsWith("xattr"));
     const name = m.mountPoint.slice(m.mountPoint.lastIndexOf("/") + 1);
     const dir = `${target}/${name}`;
     Deno.mkdirSync(dir, { recursive: true });

@@ -56,11 +56,23 @@ function cleanPath(p: string): string {
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
 }
 
+/** A bind mount: by its type ("bind", "rbind") or by a bind/rbind option. */
+function isBindMount(m: Mount): boolean {
+  return m.type === "bind" || m.type === "rbind" || parseMountOptions(m.options ?? []).bind;
+}
+
 function mountSteps(m: Mount, index: number, opts: PlanOptions, cgroupNs: boolean): Step[] {
   const parsed = parseMountOptions(m.options ?? []);
   const target = cleanPath(m.destination);
   const type = m.type ?? "";
-  const isBind = parsed.bind || type === "bind" || type === "rbind";
+  const isBind = isBindMount(m);
+  // A container that could cover /proc with anything but a procfs could hide what the
+  // masked paths protect (runc's checkProcMount).
+  if (target === "/proc" && type !== "proc") {
+    throw new DruntimeError(
+      `mounts[${index}]: only a proc mount may be mounted on /proc, not ${type || "a bind"}`,
+    );
+  }
   if (target.startsWith("/proc/") && type !== "proc" && !PROC_MOUNT_ALLOWED.has(target)) {
     throw new DruntimeError(
       `mounts[${index}]: ${target} is inside /proc; only proc mounts and ${
@@ -112,7 +124,10 @@ function mountSteps(m: Mount, index: number, opts: PlanOptions, cgroupNs: boolea
       create: "dir",
       ...(copyUp ? { copyUp } : {}),
     });
-    if (laterReadonly && copyUp) steps.push({ op: "remount", index, target, flags: flags | MS_REMOUNT });
+    // A read-only /dev is remounted in finalizeRootfs, once its device nodes exist.
+    if (laterReadonly && copyUp && target !== "/dev") {
+      steps.push({ op: "remount", index, target, flags: flags & ~MS_REMOUNT });
+    }
   }
   return [...steps, ...propagation];
 }
@@ -190,10 +205,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     }
 
     // A bind-mounted /dev is the host's (or the user's) to populate, as in runc.
-    const devBound = mounts.some((m) =>
-      cleanPath(m.destination) === "/dev" &&
-      (m.type === "bind" || parseMountOptions(m.options ?? []).bind)
-    );
+    const devBound = mounts.some((m) => cleanPath(m.destination) === "/dev" && isBindMount(m));
     if (!devBound) {
       stages.createDevices.push(...deviceSteps(spec));
       stages.setupPtmx.push({ op: "symlink", path: "/dev/ptmx", target: "pts/ptmx", replace: true });

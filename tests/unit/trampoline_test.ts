@@ -1,0 +1,373 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  AARCH64_CODE,
+  cloneChild,
+  describeChildFailure,
+  trampolineBytes,
+  X86_64_CODE,
+} from "../../ffi/trampoline.ts";
+import { close, errno, libc, open, pipe2, writeAll } from "../../ffi/libc.ts";
+import { EINTR, errnoByName } from "../../ffi/errno.ts";
+import {
+  ARCH,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUTS,
+  O_CLOEXEC,
+  O_RDONLY,
+} from "../../ffi/constants.ts";
+import { exitCodeOf } from "../../runtime/container/run.ts";
+
+const SOURCE = new URL("../../ffi/trampoline.ts", import.meta.url);
+const notRoot = Deno.uid() !== 0;
+if (notRoot) {
+  console.log("trampoline_test: not root, so cloneChild is not run (clone(CLONE_NEW*) needs root)");
+}
+
+// ---- the byte tables and their assembly comments ----
+
+interface Row {
+  offset: number;
+  bytes: number[];
+  /** The instruction as the comment gives it, without the trailing remark. */
+  asm: string;
+}
+
+/** The rows of one table in ffi/trampoline.ts, read from the source text. */
+function tableRows(arch: "x86_64" | "aarch64"): Row[] {
+  const text = Deno.readTextFileSync(SOURCE);
+  const name = arch === "x86_64" ? "X86_64_CODE" : "AARCH64_CODE";
+  const start = text.indexOf(`export const ${name}`);
+  assert.ok(start >= 0, `${name} not found in ffi/trampoline.ts`);
+  const body = text.slice(start, text.indexOf("\n];", start));
+  const rows: Row[] = [];
+  const rowRe = arch === "x86_64"
+    ? /^\s*\[([0-9a-fx, ]+)\], \/\/ ([0-9a-f]+): (.*)$/
+    : /^\s*0x([0-9a-f]{8}), \/\/ ([0-9a-f]+): (.*)$/;
+  for (const line of body.split("\n").slice(1)) {
+    const m = rowRe.exec(line);
+    assert.ok(m, `unparsed row in ${name}: ${line}`);
+    const bytes = arch === "x86_64"
+      ? m[1].split(",").map((b) => parseInt(b, 16))
+      : [...new Uint8Array(new Uint32Array([parseInt(m[1], 16)]).buffer)];
+    rows.push({ offset: parseInt(m[2], 16), bytes, asm: m[3].trim().split(/\s{2,}/)[0] });
+  }
+  return rows;
+}
+
+/** The table's assembly as an assembler source: a label at every row, branch targets as labels. */
+function assemblySource(arch: "x86_64" | "aarch64"): string {
+  const branch = arch === "x86_64"
+    ? /^(j[a-z]+)\s+0x([0-9a-f]+)$/
+    : /^(b|b\.[a-z]+|cbn?z\s+\w+,)\s*0x([0-9a-f]+)$/;
+  const lines = arch === "x86_64" ? [".intel_syntax noprefix", ".text"] : [".text"];
+  for (const row of tableRows(arch)) {
+    const m = branch.exec(row.asm);
+    const asm = m ? `${m[1]} .L${parseInt(m[2], 16)}` : row.asm;
+    lines.push(`.L${row.offset}: ${asm}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function hasTool(name: string): boolean {
+  try {
+    return new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/** Assembles source and returns the bytes of its .text section. */
+function assemble(source: string, as: string, asArgs: string[], objcopy: string): Uint8Array {
+  const dir = Deno.makeTempDirSync({ prefix: "druntime-asm-" });
+  try {
+    Deno.writeTextFileSync(join(dir, "t.s"), source);
+    for (
+      const [cmd, args] of [
+        [as, [...asArgs, "-o", join(dir, "t.o"), join(dir, "t.s")]],
+        [objcopy, ["-O", "binary", "-j", ".text", join(dir, "t.o"), join(dir, "t.bin")]],
+      ] as const
+    ) {
+      const out = new Deno.Command(cmd, { args: [...args], stdout: "piped", stderr: "piped" }).outputSync();
+      assert.ok(out.success, `${cmd} failed:\n${new TextDecoder().decode(out.stderr)}\nsource:\n${source}`);
+    }
+    return Deno.readFileSync(join(dir, "t.bin"));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+Deno.test("x86_64: trampolineBytes is the table, row after row, at the offsets the comments give", () => {
+  const bytes = trampolineBytes("x86_64");
+  assert.equal(bytes.length, X86_64_CODE.reduce((n, row) => n + row.length, 0));
+  assert.deepEqual([...bytes], X86_64_CODE.flat());
+  const rows = tableRows("x86_64");
+  assert.equal(rows.length, X86_64_CODE.length);
+  let offset = 0;
+  rows.forEach((row, i) => {
+    assert.equal(row.offset, offset, `row ${i} (${row.asm}) is at 0x${offset.toString(16)}`);
+    assert.deepEqual(row.bytes, [...X86_64_CODE[i]]);
+    offset += row.bytes.length;
+  });
+  assert.ok(bytes.length < 4096);
+});
+
+Deno.test("aarch64: trampolineBytes is the table as little-endian words", () => {
+  const bytes = trampolineBytes("aarch64");
+  assert.equal(bytes.length, AARCH64_CODE.length * 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  AARCH64_CODE.forEach((word, i) => assert.equal(view.getUint32(i * 4, true), word, `word ${i}`));
+  assert.deepEqual([...bytes.subarray(0, 4)], [0xf3, 0x03, 0x00, 0xaa]); // mov x19, x0
+  const rows = tableRows("aarch64");
+  assert.equal(rows.length, AARCH64_CODE.length);
+  rows.forEach((row, i) => assert.equal(row.offset, i * 4, `row ${i} (${row.asm})`));
+});
+
+Deno.test("trampolineBytes refuses other architectures", () => {
+  assert.throws(() => trampolineBytes("riscv64"), /no clone trampoline for riscv64/);
+});
+
+Deno.test("the syscall numbers in both tables are the architecture's", () => {
+  // x86_64: `mov eax,imm32` before each syscall; aarch64: `mov x8, #imm`.
+  const x86: Record<string, number> = {};
+  for (const row of tableRows("x86_64")) {
+    const m = /^mov eax,0x([0-9a-f]+)$/.exec(row.asm);
+    if (m) x86[parseInt(m[1], 16)] = row.bytes[1] | (row.bytes[2] << 8);
+  }
+  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 308]);
+  for (const [n, imm] of Object.entries(x86)) assert.equal(imm, Number(n));
+  const arm = tableRows("aarch64").flatMap((r) => {
+    const m = /^mov x8, #(\d+)$/.exec(r.asm);
+    return m ? [Number(m[1])] : [];
+  });
+  assert.deepEqual(arm.sort((a, b) => a - b), [57, 63, 64, 94, 221, 268]);
+  // setns agrees with ffi/constants.ts for the machine the tests run on.
+  assert.equal(ARCH.SYS_setns, Deno.build.arch === "x86_64" ? 308 : 268);
+});
+
+const hasAs = hasTool("as") && hasTool("objcopy");
+if (!hasAs) console.log("trampoline_test: no `as`/`objcopy` on PATH, so the x86_64 table is not assembled");
+Deno.test({
+  name: "x86_64: the assembly in the comments assembles (GNU as) to exactly the table's bytes",
+  ignore: !hasAs || Deno.build.arch !== "x86_64",
+  fn() {
+    const bytes = assemble(assemblySource("x86_64"), "as", ["--64"], "objcopy");
+    assert.equal(hex(bytes), hex(trampolineBytes("x86_64")));
+  },
+});
+
+const hasArmAs = hasTool("aarch64-linux-gnu-as") && hasTool("aarch64-linux-gnu-objcopy");
+if (!hasArmAs) {
+  console.log(
+    "trampoline_test: no aarch64-linux-gnu-as/objcopy on PATH, so the aarch64 table is not assembled",
+  );
+}
+Deno.test({
+  name: "aarch64: the assembly in the comments assembles (GNU as) to exactly the table's words",
+  ignore: !hasArmAs,
+  fn() {
+    const bytes = assemble(
+      assemblySource("aarch64"),
+      "aarch64-linux-gnu-as",
+      [],
+      "aarch64-linux-gnu-objcopy",
+    );
+    assert.equal(hex(bytes), hex(trampolineBytes("aarch64")));
+  },
+});
+
+// ---- the failure report ----
+
+function report(stage: number, index: number, err: number): Uint8Array {
+  const b = new Uint8Array(12);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, stage, true);
+  v.setInt32(4, index, true);
+  v.setInt32(8, err, true);
+  return b;
+}
+
+Deno.test("describeChildFailure decodes each stage", () => {
+  const names = ["user /proc/1/ns/user", "net /run/netns/x"];
+  assert.equal(
+    describeChildFailure(report(1, 1, errnoByName("EBADF")), names, "/x"),
+    "clone child: setns(net /run/netns/x): EBADF",
+  );
+  assert.equal(describeChildFailure(report(1, 7, 22), names, "/x"), "clone child: setns(#7): EINVAL");
+  assert.equal(
+    describeChildFailure(report(2, 2, 0), names, "/x"),
+    "clone child: waiting for the parent's go byte: parent went away",
+  );
+  assert.equal(
+    describeChildFailure(report(3, 2, 2), names, "/nope"),
+    'clone child: execve("/nope"): ENOENT',
+  );
+  assert.equal(describeChildFailure(report(3, 0, 4095), [], "/x"), 'clone child: execve("/x"): errno 4095');
+  // A report inside a larger buffer.
+  const big = new Uint8Array(20);
+  big.set(report(3, 0, 13), 4);
+  assert.equal(describeChildFailure(big.subarray(4, 16), [], "/y"), 'clone child: execve("/y"): EACCES');
+});
+
+// ---- the trampoline, run (root) ----
+
+interface ChildResult {
+  /** The 12-byte failure report, or null where the child exec'd (EOF on the error pipe). */
+  report: Uint8Array | null;
+  exitCode: number;
+}
+
+/** Clones a child as runtime/container/run.ts does, lets it go (or not), and reaps it. */
+function runChild(opts: {
+  flags: number;
+  nsFds?: number[];
+  path: string;
+  argv: string[];
+  sendGo?: boolean;
+}): ChildResult {
+  const [goRead, goWrite] = pipe2(O_CLOEXEC);
+  const [errRead, errWrite] = pipe2(O_CLOEXEC);
+  const open = new Set([goRead, goWrite, errRead, errWrite]);
+  const closeOnce = (fd: number) => {
+    if (open.delete(fd)) close(fd);
+  };
+  try {
+    const pid = cloneChild({
+      flags: opts.flags,
+      nsFds: opts.nsFds ?? [],
+      goRead,
+      goWrite,
+      errWrite,
+      path: opts.path,
+      argv: opts.argv,
+      env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    });
+    closeOnce(goRead);
+    closeOnce(errWrite);
+    if (opts.sendGo ?? true) writeAll(goWrite, new Uint8Array([1]));
+    closeOnce(goWrite);
+    const buf = new Uint8Array(12);
+    let got = 0;
+    for (;;) {
+      const n = Number(libc.read(errRead, buf.subarray(got), BigInt(12 - got)));
+      if (n < 0 && errno() === EINTR) continue;
+      assert.ok(n >= 0, `read of the error pipe failed: errno ${errno()}`);
+      if (n === 0) break;
+      got += n;
+      if (got === 12) break;
+    }
+    assert.ok(got === 0 || got === 12, `a short failure report: ${got} bytes`);
+    const status = new Int32Array(1);
+    for (;;) {
+      const r = libc.waitpid(pid, status, 0);
+      if (r === pid) break;
+      assert.ok(r === -1 && errno() === EINTR, `waitpid(${pid}) failed: errno ${errno()}`);
+    }
+    return { report: got === 12 ? buf : null, exitCode: exitCodeOf(status[0]) };
+  } finally {
+    for (const fd of open) close(fd);
+  }
+}
+
+Deno.test({
+  name: "cloneChild (root): new pid, uts and mount namespaces; the child execs as PID 1",
+  ignore: notRoot,
+  fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "druntime-clone-" });
+    try {
+      const file = join(dir, "pid");
+      const r = runChild({
+        flags: CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWNS,
+        path: "/bin/sh",
+        argv: ["sh", "-c", `echo $$ > ${file}`],
+      });
+      assert.equal(r.report, null);
+      assert.equal(r.exitCode, 0);
+      assert.equal(Deno.readTextFileSync(file), "1\n");
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): exec of a missing path reports execve ENOENT and exits 127",
+  ignore: notRoot,
+  fn() {
+    const r = runChild({ flags: CLONE_NEWPID, path: "/nope", argv: ["nope"] });
+    assert.ok(r.report);
+    assert.equal(describeChildFailure(r.report, [], "/nope"), 'clone child: execve("/nope"): ENOENT');
+    assert.equal(r.exitCode, 127);
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): a bad namespace fd reports setns EBADF with its index",
+  ignore: notRoot,
+  fn() {
+    const r = runChild({ flags: 0, nsFds: [9999], path: "/bin/true", argv: ["true"] });
+    assert.ok(r.report);
+    assert.equal(
+      describeChildFailure(r.report, ["net 9999"], "/bin/true"),
+      "clone child: setns(net 9999): EBADF",
+    );
+    assert.equal(r.exitCode, 127);
+
+    // A good fd first (our own uts namespace), then the bad one: the report names the second.
+    const uts = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+    try {
+      const r2 = runChild({ flags: 0, nsFds: [uts, 9999], path: "/bin/true", argv: ["true"] });
+      assert.ok(r2.report);
+      assert.equal(
+        describeChildFailure(r2.report, ["uts self", "ipc 9999"], "/bin/true"),
+        "clone child: setns(ipc 9999): EBADF",
+      );
+      // Both good: the child joins and execs.
+      const r3 = runChild({ flags: 0, nsFds: [uts], path: "/bin/true", argv: ["true"] });
+      assert.equal(r3.report, null);
+      assert.equal(r3.exitCode, 0);
+    } finally {
+      close(uts);
+    }
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): the parent closing goWrite without a byte reads as 'parent went away'",
+  ignore: notRoot,
+  fn() {
+    const r = runChild({ flags: CLONE_NEWPID, path: "/bin/true", argv: ["true"], sendGo: false });
+    assert.ok(r.report);
+    assert.equal(
+      describeChildFailure(r.report, [], "/bin/true"),
+      "clone child: waiting for the parent's go byte: parent went away",
+    );
+    assert.equal(r.exitCode, 127);
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): 200 cycles of clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET) + exec, no failure",
+  ignore: notRoot,
+  fn() {
+    const flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+    const failures: string[] = [];
+    const start = performance.now();
+    for (let i = 0; i < 200; i++) {
+      const r = runChild({ flags, path: "/bin/true", argv: ["true"] });
+      if (r.report) failures.push(`#${i}: ${describeChildFailure(r.report, [], "/bin/true")}`);
+      else if (r.exitCode !== 0) failures.push(`#${i}: exit code ${r.exitCode}`);
+    }
+    const ms = performance.now() - start;
+    console.log(`  200 cycles in ${ms.toFixed(0)} ms (${(ms / 200).toFixed(2)} ms each)`);
+    assert.deepEqual(failures, []);
+  },
+});
