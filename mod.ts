@@ -28,9 +28,9 @@ export type {
   User,
 } from "./runtime/spec/types.ts";
 export type { CreateAs, Plan, Stage, StageName, Step, StepOp } from "./runtime/plan/types.ts";
-export type { ContainerState } from "./runtime/container/state.ts";
+export type { ContainerState, Status } from "./runtime/container/state.ts";
 export type { PlanOptions } from "./runtime/plan/build.ts";
-export type { PreparedBundle, RunOptions } from "./runtime/container/run.ts";
+export type { CreateOptions, PreparedBundle, RunOptions } from "./runtime/container/lifecycle.ts";
 export type { LogFormat, LoggerOptions } from "./runtime/log.ts";
 export type { ConfigProblem } from "./runtime/errors.ts";
 export type { MountOptions } from "./runtime/spec/mount_options.ts";
@@ -45,7 +45,18 @@ export { parseMountOptions, parsePropagation } from "./runtime/spec/mount_option
 export { buildPlan, DEFAULT_DEVICES } from "./runtime/plan/build.ts";
 export { describeStep, formatPlan } from "./runtime/plan/format.ts";
 /** Runs a container in the foreground; prepareBundle loads and plans without touching anything. */
-export { exitCodeOf, prepareBundle, run } from "./runtime/container/run.ts";
+export {
+  create,
+  deleteContainer,
+  exitCodeOf,
+  kill,
+  list,
+  parseSignal,
+  prepareBundle,
+  run,
+  start,
+  state,
+} from "./runtime/container/lifecycle.ts";
 export { DEFAULT_STATE_ROOT } from "./runtime/container/state.ts";
 /** Where druntime's errors and warnings go. */
 export { Logger } from "./runtime/log.ts";

@@ -1,26 +1,44 @@
 /**
  * The parent <-> init channel: length-prefixed JSON frames over the init socket, in the
- * order of runc's procReady/procRun exchange:
+ * order of runc's procHooks/procReady exchange:
  *
  *   parent -> init   config   the plan to execute
- *   init -> parent   ready    the pipeline ran; the process is about to exec
+ *   init -> parent   hooks    (when there are hooks) mounts done, about to pivot_root
+ *   parent -> init   resume   prestart/createRuntime hooks ran
+ *   init -> parent   ready    the pipeline ran; the init waits on its start socket
  *                    error    a stage failed (stage, message)
- *   parent -> init   start    go on and exec
- *   init -> parent   error    the exec itself failed; EOF (the socket is close-on-exec) means it ran
+ *   after start:     error    the exec itself failed; EOF (the socket is close-on-exec) means it ran
+ *
+ * `start` (this process or another) connects to the init's start socket; the init answers one
+ * byte 0 and execs, or "E" and a message when a startContainer hook failed.
  */
 import type { Plan } from "./plan/types.ts";
+import type { Hook } from "./spec/types.ts";
+import type { ContainerState } from "./container/state.ts";
 import { errno, libc, writeAll } from "../ffi/libc.ts";
 import { EINTR } from "../ffi/errno.ts";
 
-/** What the init needs: the plan, and whether to print step timings. */
+/** What the init needs besides the plan. */
 export interface InitConfig {
   plan: Plan;
-  timing: boolean;
+  /** The unix socket the init listens on for `start`. */
+  startSocket: string;
+  /** Stop before pivot_root so the parent can run prestart/createRuntime hooks. */
+  hooksSync: boolean;
+  /** Hooks the init runs itself, in the container's namespaces. */
+  hooks: { createContainer?: Hook[]; startContainer?: Hook[] };
+  /** The state hooks read (the pid is the init's, as the host sees it). */
+  state: ContainerState;
+  /** --preserve-fds: fds 3 .. 3+N-1 pass to the process. */
+  preserveFds: number;
 }
 
-export type ToInit = { type: "config"; config: InitConfig } | { type: "start" };
+export type ToInit =
+  | { type: "config"; config: InitConfig }
+  | { type: "resume"; state: ContainerState };
 
 export type FromInit =
+  | { type: "hooks" }
   | { type: "ready"; timings: Record<string, number> }
   | { type: "error"; stage: string; message: string };
 

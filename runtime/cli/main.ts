@@ -3,7 +3,18 @@ import { boolFlag, type FlagDef, flagHelp, parseArgs, type Parsed, stringFlag } 
 import { DruntimeError } from "../errors.ts";
 import { type LogFormat, Logger } from "../log.ts";
 import { DEFAULT_STATE_ROOT } from "../container/state.ts";
-import { prepareBundle, run } from "../container/run.ts";
+import {
+  create,
+  deleteContainer,
+  kill,
+  list,
+  parseSignal,
+  prepareBundle,
+  run,
+  start,
+  state,
+} from "../container/lifecycle.ts";
+import type { ContainerState } from "../container/state.ts";
 import { formatPlan } from "../plan/format.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { validateContainerId } from "../spec/validate.ts";
@@ -47,6 +58,9 @@ const COMMANDS: Record<string, Command> = {
       { name: "pid-file", value: "FILE", help: "write the container's pid to FILE" },
       { name: "no-pivot", help: "use MS_MOVE and chroot instead of pivot_root (for ramdisk roots)" },
       { name: "keep", help: "keep the container's state entry after it exits" },
+      { name: "detach", short: "d", help: "return once the container has started" },
+      { name: "preserve-fds", value: "N", help: "pass fds 3 .. 3+N-1 on to the container" },
+      { name: "console-socket", value: "PATH", help: "accepted; terminals are not supported yet" },
       { name: "dry-run", help: "print what would be done to build the container, and do nothing" },
       {
         name: "format",
@@ -71,17 +85,91 @@ const COMMANDS: Record<string, Command> = {
         return 0;
       }
       if (stringFlag(p, "format") !== undefined) throw new DruntimeError("run: --format goes with --dry-run");
-      const pidFile = stringFlag(p, "pid-file");
       return await run({
-        id,
-        bundle,
-        root: g.root,
-        pidFile: pidFile === undefined ? undefined : resolve(pidFile),
-        noPivot,
+        ...createOptions(p, g),
         keep: boolFlag(p, "keep"),
-        log: g.log,
-        timing: Deno.env.get("DRUNTIME_TIMING") === "1",
+        detach: boolFlag(p, "detach"),
       });
+    },
+  },
+  create: {
+    summary: "create a container: built and waiting for start",
+    usage: "druntime [global flags] create [flags] <container-id>",
+    args: 1,
+    flags: [
+      { name: "bundle", short: "b", value: "DIR", help: "bundle directory (default: the current directory)" },
+      { name: "pid-file", value: "FILE", help: "write the container's pid to FILE" },
+      { name: "no-pivot", help: "use MS_MOVE and chroot instead of pivot_root (for ramdisk roots)" },
+      { name: "preserve-fds", value: "N", help: "pass fds 3 .. 3+N-1 on to the container" },
+      { name: "console-socket", value: "PATH", help: "accepted; terminals are not supported yet" },
+      { name: "no-new-keyring", help: "accepted; druntime does not create session keyrings" },
+      HELP,
+    ],
+    async main(p, g) {
+      await create(createOptions(p, g));
+      return 0;
+    },
+  },
+  start: {
+    summary: "start a created container",
+    usage: "druntime [global flags] start <container-id>",
+    args: 1,
+    flags: [HELP],
+    async main(p, g) {
+      await start(g.root, p.positionals[0], g.log);
+      return 0;
+    },
+  },
+  state: {
+    summary: "print a container's state as JSON",
+    usage: "druntime [global flags] state <container-id>",
+    args: 1,
+    flags: [HELP],
+    main(p, g) {
+      console.log(JSON.stringify(state(g.root, p.positionals[0]), null, 2));
+      return Promise.resolve(0);
+    },
+  },
+  kill: {
+    summary: "send a signal (default SIGTERM) to a container's init",
+    usage: "druntime [global flags] kill [--all] <container-id> [signal]",
+    args: [1, 2],
+    flags: [{ name: "all", short: "a", help: "send it to every process of the container" }, HELP],
+    async main(p, g) {
+      const signal = parseSignal(p.positionals[1] ?? "SIGTERM");
+      await kill(g.root, p.positionals[0], signal, boolFlag(p, "all"));
+      return 0;
+    },
+  },
+  delete: {
+    summary: "delete a stopped (or created) container",
+    usage: "druntime [global flags] delete [--force] <container-id>",
+    args: 1,
+    flags: [{ name: "force", short: "f", help: "kill a running container first" }, HELP],
+    async main(p, g) {
+      await deleteContainer(g.root, p.positionals[0], boolFlag(p, "force"), g.log);
+      return 0;
+    },
+  },
+  list: {
+    summary: "list the containers under the state root",
+    usage: "druntime [global flags] list [--format table|json] [--quiet]",
+    args: 0,
+    flags: [
+      { name: "format", short: "f", value: "table|json", help: "output format (default table)" },
+      { name: "quiet", short: "q", help: "print only the ids" },
+      HELP,
+    ],
+    main(p, g) {
+      const format = stringFlag(p, "format") ?? "table";
+      if (format !== "table" && format !== "json") {
+        throw new DruntimeError(`list: --format must be table or json, not ${JSON.stringify(format)}`);
+      }
+      const all = list(g.root);
+      if (boolFlag(p, "quiet")) { for (const c of all) console.log(c.id); }
+      else if (format === "json") console.log(JSON.stringify(all));
+      else console.log(formatTable(all));
+      return Promise.resolve(0);
     },
   },
   spec: {
@@ -116,6 +204,35 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+function createOptions(p: Parsed, g: Global) {
+  const pidFile = stringFlag(p, "pid-file");
+  const fds = stringFlag(p, "preserve-fds");
+  if (fds !== undefined && !/^\d+$/.test(fds)) {
+    throw new DruntimeError(`--preserve-fds must be a whole number, not ${JSON.stringify(fds)}`);
+  }
+  const id = p.positionals[0];
+  validateContainerId(id);
+  return {
+    id,
+    bundle: resolve(stringFlag(p, "bundle") ?? "."),
+    root: g.root,
+    pidFile: pidFile === undefined ? undefined : resolve(pidFile),
+    noPivot: boolFlag(p, "no-pivot"),
+    preserveFds: fds === undefined ? 0 : Number(fds),
+    log: g.log,
+    timing: Deno.env.get("DRUNTIME_TIMING") === "1",
+  };
+}
+
+/** runc's list table: columns at least 12 wide, 3 spaces apart. */
+function formatTable(all: ContainerState[]): string {
+  const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]];
+  for (const c of all) rows.push([c.id, String(c.pid), c.status, c.bundle, c.created, c.owner || "root"]);
+  const widths = rows[0].map((_, i) => Math.max(12, ...rows.map((r) => r[i].length + 3)));
+  return rows.map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i])).join(""))
+    .join("\n");
+}
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;

@@ -1,19 +1,24 @@
 /**
  * The container side: `druntime init`, re-invoked by the clone child as PID 1 of the new
  * namespaces. Reads the plan from the init socket, builds the rootfs, prepares the process,
- * reports ready, waits for start and execs. Every failure goes back to the parent as a message
- * naming the stage.
+ * reports ready, waits on its start socket and execs. Every failure goes back to the parent as
+ * a message naming the stage.
  */
 import { INIT_PIPE_ENV, receiveFromParent, sendMessage } from "../sync.ts";
 import { buildRootfs } from "./rootfs.ts";
 import { execProcess, prepareProcess } from "./process.ts";
 import { fcntl } from "../../ffi/libc.ts";
-import { F_SETFD, FD_CLOEXEC } from "../../ffi/constants.ts";
+import { F_SETFD, FD_CLOEXEC, SIGNALS } from "../../ffi/constants.ts";
 import { StageError } from "../errors.ts";
+import { runHooks } from "../hooks.ts";
+import type { ContainerState } from "../container/state.ts";
 
 function now(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** Signals that end a created container's init (it has no other use for them). */
+const ENDING: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 /** Runs the init; never returns. */
 export async function initMain(): Promise<never> {
@@ -27,7 +32,8 @@ export async function initMain(): Promise<never> {
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   const msg = await receiveFromParent(fd);
   if (msg?.type !== "config") Deno.exit(1);
-  const { plan } = msg.config;
+  const config = msg.config;
+  let state: ContainerState = config.state;
   let stage = "init";
   try {
     const timings: Record<string, number> = {
@@ -35,17 +41,39 @@ export async function initMain(): Promise<never> {
       initMain: started,
       config: now(),
     };
-    buildRootfs(plan, (name) => stage = name);
+    // Bound before pivot_root, while the state directory is still in reach.
+    const listener = Deno.listen({ transport: "unix", path: config.startSocket });
+    await buildRootfs(config.plan, (name) => stage = name, async () => {
+      if (config.hooksSync) {
+        sendMessage(fd, { type: "hooks" });
+        const resume = await receiveFromParent(fd);
+        if (resume?.type !== "resume") Deno.exit(1);
+        state = resume.state;
+      }
+      stage = "createContainer hooks";
+      await runHooks("createContainer", config.hooks, state);
+    });
     timings.rootfs = now();
     stage = "process";
-    const processStage = plan.stages.find((s) => s.name === "process");
+    const processStage = config.plan.stages.find((s) => s.name === "process");
     const prepared = prepareProcess(processStage?.steps ?? []);
     timings.ready = now();
     sendMessage(fd, { type: "ready", timings });
-    const go = await receiveFromParent(fd);
-    if (go?.type !== "start") Deno.exit(1);
+
+    // Created: wait for start. A signal meant for the container ends the init meanwhile (as
+    // PID 1 of its namespace it would otherwise ignore every signal but KILL).
+    for (const sig of ENDING) Deno.addSignalListener(sig, () => Deno.exit(128 + SIGNALS[sig.slice(3)]));
+    const conn = await listener.accept();
+    stage = "startContainer hooks";
+    try {
+      await runHooks("startContainer", config.hooks, { ...state, status: "running" });
+    } catch (e) {
+      await conn.write(new TextEncoder().encode(`E${e instanceof Error ? e.message : String(e)}`));
+      throw e;
+    }
+    await conn.write(new Uint8Array([0]));
     stage = "exec";
-    execProcess(prepared);
+    execProcess(prepared, config.preserveFds);
   } catch (e) {
     const message = e instanceof StageError ? e.detail : e instanceof Error ? e.message : String(e);
     const failed = e instanceof StageError ? e.stage : stage;

@@ -100,7 +100,7 @@ export function prepareProcess(steps: readonly Step[]): Prepared {
 }
 
 /** Resets signals and fds and execs. Returns only by throwing. */
-export function execProcess(p: Prepared): never {
+export function execProcess(p: Prepared, preserveFds = 0): never {
   for (let sig = 1; sig < K.NSIG; sig++) {
     // KILL and STOP cannot change. glibc keeps 32 and 33 for itself and its signal() refuses
     // them, so they go to the kernel directly (when ignored: the handler glibc set on 33 is
@@ -111,10 +111,11 @@ export function execProcess(p: Prepared): never {
   }
   check("sigprocmask", ["SIG_SETMASK", "{}"], libc.sigprocmask(K.SIG_SETMASK, new Uint8Array(128), null));
   // Close-on-exec rather than close: Deno's own threads still use their fds until execve.
+  const first = 3 + preserveFds;
   check(
     "close_range",
-    [3, "~0", "CLOSE_RANGE_CLOEXEC"],
-    libc.close_range(3, 0xffffffff, K.CLOSE_RANGE_CLOEXEC),
+    [first, "~0", "CLOSE_RANGE_CLOEXEC"],
+    libc.close_range(first, 0xffffffff, K.CLOSE_RANGE_CLOEXEC),
   );
   return execve(p.path, p.args, p.env);
 }

@@ -276,11 +276,19 @@ const ROOTFS_STAGES: ReadonlySet<StageName> = new Set([
   "finalizeRootfs",
 ]);
 
-/** Runs every rootfs stage of the plan, in order, telling onStage which one is running. */
-export function buildRootfs(plan: Plan, onStage: (name: StageName) => void): void {
+/**
+ * Runs every rootfs stage of the plan, in order, telling onStage which one is running;
+ * beforePivot runs between the mounts and pivot_root (where runc runs its hooks).
+ */
+export async function buildRootfs(
+  plan: Plan,
+  onStage: (name: StageName) => void,
+  beforePivot: () => Promise<void>,
+): Promise<void> {
   const ctx: RootfsContext = { rootfs: plan.rootfs, pivoted: false };
   for (const stage of plan.stages) {
     if (!ROOTFS_STAGES.has(stage.name)) continue;
+    if (stage.name === "pivotRoot") await beforePivot();
     onStage(stage.name);
     runStage(ctx, stage);
   }

@@ -161,13 +161,17 @@ async function finish(bg: Background): Promise<{ code: number; stdout: string; s
   return { code: status.code, stdout, stderr };
 }
 
-/** Kills a background run we started (by its pid) if it still runs, and reaps it. */
-async function stop(bg: Background): Promise<void> {
+/**
+ * Kills a background run we started (by its pid) if it still runs, then the container it
+ * left (druntime's own delete --force, by the pid in its state), and reaps it.
+ */
+async function stop(bg: Background, ctx?: Ctx): Promise<void> {
   try {
     bg.child.kill("SIGKILL");
   } catch {
     // already exited
   }
+  if (ctx) await druntime(["--root", ctx.root, "delete", "--force", ctx.id]);
   await finish(bg).catch(() => {});
 }
 
@@ -270,7 +274,7 @@ Deno.test({
             assert.equal(r.code, code, r.stderr);
             assert.equal(errorsOf(r.stderr), "");
           } finally {
-            await stop(bg);
+            await stop(bg, ctx);
           }
           await assertNothingLeft(ctx);
         });
@@ -296,7 +300,7 @@ Deno.test({
           assert.equal(r.code, 128 + 12, r.stderr);
           assert.equal(errorsOf(r.stderr), "");
         } finally {
-          await stop(bg);
+          await stop(bg, ctx);
         }
         await assertNothingLeft(ctx);
       },
@@ -415,7 +419,7 @@ Deno.test({
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, "ready\ndone\n");
       } finally {
-        await stop(bg);
+        await stop(bg, ctx);
       }
       await assertNothingLeft(ctx);
     });
@@ -429,19 +433,21 @@ Deno.test({
     await withBundle("keep", { args: ["true"] }, async (ctx) => {
       const r = await druntime(runArgs(ctx, "--keep"));
       assert.equal(r.code, 0, r.stderr);
-      const entry = join(ctx.root, ctx.id);
       try {
-        const state = JSON.parse(await Deno.readTextFile(join(entry, "state.json")));
+        const st = await druntime(["--root", ctx.root, "state", ctx.id]);
+        assert.equal(st.code, 0, st.stderr);
+        const state = JSON.parse(st.stdout);
         assert.equal(state.id, ctx.id);
         assert.equal(state.status, "stopped");
         assert.equal(state.bundle, ctx.bundle);
-        assert.ok(state.pid > 0);
+        assert.equal(state.pid, 0, "a stopped container's pid is 0, as runc reports it");
         // The kept entry still holds the id.
         const again = await druntime(runArgs(ctx));
         assert.equal(again.code, 1);
         assert.match(again.stderr, /already exists/);
       } finally {
-        await Deno.remove(entry, { recursive: true });
+        const del = await druntime(["--root", ctx.root, "delete", ctx.id]);
+        assert.equal(del.code, 0, del.stderr);
       }
       await assertNothingLeft(ctx);
     });
@@ -468,7 +474,7 @@ Deno.test({
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, "ready\ndone\n");
       } finally {
-        await stop(first);
+        await stop(first, ctx);
       }
       await assertNothingLeft(ctx);
     });

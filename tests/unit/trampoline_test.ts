@@ -19,7 +19,7 @@ import {
   O_CLOEXEC,
   O_RDONLY,
 } from "../../ffi/constants.ts";
-import { exitCodeOf } from "../../runtime/container/run.ts";
+import { exitCodeOf } from "../../runtime/container/lifecycle.ts";
 
 const SOURCE = new URL("../../ffi/trampoline.ts", import.meta.url);
 const notRoot = Deno.uid() !== 0;
@@ -225,7 +225,7 @@ interface ChildResult {
   exitCode: number;
 }
 
-/** Clones a child as runtime/container/run.ts does, lets it go (or not), and reaps it. */
+/** Clones a child as runtime/container/lifecycle.ts does, lets it go (or not), and reaps it. */
 function runChild(opts: {
   flags: number;
   nsFds?: number[];

@@ -1,0 +1,530 @@
+/**
+ * The parent side of the lifecycle, runc's commands: create (claim the id, clone the child
+ * into its namespaces, hand the plan to the init, run the hooks, return once the init waits
+ * on its start socket), start, state, kill, delete, list, and run = create + start + wait +
+ * delete. Whatever fails, nothing is left behind.
+ */
+import type { Spec } from "../spec/types.ts";
+import type { Plan } from "../plan/types.ts";
+import { buildPlan } from "../plan/build.ts";
+import { loadBundle, validateContainerId } from "../spec/validate.ts";
+import { DruntimeError, StageError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { INIT_PIPE_ENV, receiveFromInit, sendMessage } from "../sync.ts";
+import { cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
+import { check, close, fcntl, libc, open, pipe2, socketpair, writeAll } from "../../ffi/libc.ts";
+import * as K from "../../ffi/constants.ts";
+import { runHooks } from "../hooks.ts";
+import {
+  type ContainerState,
+  createStateEntry,
+  currentState,
+  initAlive,
+  listIds,
+  processStartTime,
+  removeStateEntry,
+  rfc3339Nano,
+  startSocketPath,
+  type StoredState,
+  withLock,
+  writeFileAtomic,
+  writeState,
+} from "./state.ts";
+
+/** Namespace type -> CLONE_* flag. */
+export const NAMESPACE_FLAGS: Record<string, number> = {
+  pid: K.CLONE_NEWPID,
+  network: K.CLONE_NEWNET,
+  mount: K.CLONE_NEWNS,
+  ipc: K.CLONE_NEWIPC,
+  uts: K.CLONE_NEWUTS,
+  user: K.CLONE_NEWUSER,
+  cgroup: K.CLONE_NEWCGROUP,
+  time: K.CLONE_NEWTIME,
+};
+
+/** Signals `run` passes on to the container. */
+const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  /** The state root. */
+  root: string;
+  pidFile?: string;
+  noPivot?: boolean;
+  /** Pass fds 3 .. 3+N-1 on to the container's process. */
+  preserveFds?: number;
+  log: Logger;
+  /** Print `timing: <step> <ms>` lines on stderr. */
+  timing?: boolean;
+}
+
+export interface RunOptions extends CreateOptions {
+  /** Keep the state entry (stopped) after the container exits. */
+  keep?: boolean;
+  /** Return once the container has started. */
+  detach?: boolean;
+}
+
+/** A loaded bundle and its plan: what `run --dry-run` prints and `run` executes. */
+export interface PreparedBundle {
+  spec: Spec;
+  plan: Plan;
+  bundle: string;
+  rootfs: string;
+  warnings: string[];
+}
+
+/** Loads and validates a bundle and computes its plan; touches nothing. */
+export function prepareBundle(bundleDir: string, opts: { noPivot?: boolean } = {}): PreparedBundle {
+  const { spec, warnings, bundle, rootfs } = loadBundle(bundleDir);
+  const plan = buildPlan(spec, { rootfs, bundle, noPivot: opts.noPivot });
+  return { spec, plan, bundle, rootfs, warnings };
+}
+
+function initCommand(): { path: string; argv: string[] } {
+  const exe = Deno.execPath();
+  if (Deno.build.standalone) return { path: exe, argv: [exe, "init"] };
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  return { path: exe, argv: [exe, "run", "-A", "--no-config", "--no-lock", main, "init"] };
+}
+
+/** The exit code for a wait(2) status: the code, or 128+N for signal N. */
+export function exitCodeOf(status: number): number {
+  const sig = status & 0x7f;
+  return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
+}
+
+interface Namespaces {
+  flags: number;
+  /** fds the child joins (user first). */
+  childFds: number[];
+  childNames: string[];
+  /** A pid namespace to join: setns on the calling thread before clone (it applies to children). */
+  pidFd: number | null;
+  all: number[];
+}
+
+function openNamespaces(spec: Spec): Namespaces {
+  const ns: Namespaces = { flags: 0, childFds: [], childNames: [], pidFd: null, all: [] };
+  const sorted = [...(spec.linux?.namespaces ?? [])].sort((a, b) =>
+    Number(b.type === "user") - Number(a.type === "user")
+  );
+  try {
+    for (const n of sorted) {
+      if (!n.path) {
+        ns.flags |= NAMESPACE_FLAGS[n.type];
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = open(n.path, K.O_RDONLY | K.O_CLOEXEC);
+      } catch (e) {
+        throw new DruntimeError(`linux.namespaces: ${n.type} namespace ${n.path}: ${(e as Error).message}`);
+      }
+      ns.all.push(fd);
+      if (n.type === "pid") ns.pidFd = fd;
+      else {
+        ns.childFds.push(fd);
+        ns.childNames.push(`${n.type} ${n.path}`);
+      }
+    }
+  } catch (e) {
+    ns.all.forEach(close);
+    throw e;
+  }
+  return ns;
+}
+
+function waitStatus(pid: number): Promise<number> {
+  const st = new Int32Array(1);
+  return (async () => {
+    for (;;) {
+      const r = await libc.waitpidAsync(pid, st, 0);
+      if (r === pid) return st[0];
+      if (r === -1) return -1; // not our child any more: nothing to report
+    }
+  })();
+}
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** A created container whose creator is still here: run keeps the init socket to learn the exec's fate. */
+interface Created {
+  stored: StoredState;
+  sock: number;
+  timings: [string, number][];
+}
+
+/**
+ * Creates the container: on success its init waits on the start socket, and the state says
+ * created. On failure the init is killed and the state entry removed.
+ * `onPid` learns the init's pid as soon as it exists (run forwards signals to it).
+ */
+async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Promise<Created> {
+  const t: [string, number][] = [["main", now()]];
+  validateContainerId(opts.id);
+  if (opts.preserveFds !== undefined && (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0)) {
+    throw new DruntimeError(`--preserve-fds must be a whole number, not ${opts.preserveFds}`);
+  }
+  const prepared = prepareBundle(opts.bundle, { noPivot: opts.noPivot });
+  for (const w of prepared.warnings) opts.log.warn(w);
+  t.push(["load", now()]);
+
+  createStateEntry(opts.root, opts.id);
+  const hooks = prepared.spec.hooks;
+  const stored: StoredState = {
+    ociVersion: prepared.spec.ociVersion,
+    id: opts.id,
+    pid: 0,
+    status: "creating",
+    bundle: prepared.bundle,
+    rootfs: prepared.rootfs,
+    created: rfc3339Nano(now()),
+    owner: "",
+    annotations: prepared.spec.annotations ?? {},
+    initStartTime: 0,
+    creatorPid: Deno.pid,
+    ...(hooks ? { hooks } : {}),
+  };
+  let pid = -1;
+  const toClose: number[] = [];
+  let parentSock = -1;
+  try {
+    writeState(opts.root, stored);
+    const ns = openNamespaces(prepared.spec);
+    toClose.push(...ns.all);
+    const [pSock, childSock] = socketpair(K.AF_UNIX, K.SOCK_STREAM | K.SOCK_CLOEXEC);
+    parentSock = pSock;
+    toClose.push(childSock);
+    fcntl(childSock, K.F_SETFD, 0); // the init inherits this end
+    const [goRead, goWrite] = pipe2(K.O_CLOEXEC);
+    const [errRead, errWrite] = pipe2(K.O_CLOEXEC);
+    toClose.push(goRead, goWrite, errRead, errWrite);
+
+    const cmd = initCommand();
+    const env = Object.entries({
+      ...Deno.env.toObject(),
+      [INIT_PIPE_ENV]: String(childSock),
+      DENO_NO_UPDATE_CHECK: "1",
+    }).map(([k, v]) => `${k}=${v}`);
+    let restorePid = -1;
+    if (ns.pidFd !== null) {
+      restorePid = open("/proc/self/ns/pid", K.O_RDONLY | K.O_CLOEXEC);
+      check("setns", ["pid namespace"], libc.setns(ns.pidFd, K.CLONE_NEWPID));
+    }
+    try {
+      pid = cloneChild({
+        flags: ns.flags,
+        nsFds: ns.childFds,
+        goRead,
+        goWrite,
+        errWrite,
+        path: cmd.path,
+        argv: cmd.argv,
+        env,
+      });
+    } finally {
+      if (restorePid >= 0) {
+        check("setns", ["own pid namespace"], libc.setns(restorePid, K.CLONE_NEWPID));
+        close(restorePid);
+      }
+    }
+    onPid(pid);
+    t.push(["clone", now()]);
+    for (const fd of [childSock, goRead, errWrite]) close(fd);
+    toClose.splice(0, toClose.length, ...ns.all, goWrite, errRead);
+
+    // uid/gid maps and cgroups go here, before the child may exec.
+    writeAll(goWrite, new Uint8Array([1]));
+    const report = new Uint8Array(12);
+    const n = Number(libc.read(errRead, report, BigInt(report.length)));
+    if (n === 12) throw new DruntimeError(describeChildFailure(report, ns.childNames, cmd.path));
+    t.push(["childExec", now()]);
+
+    stored.pid = pid;
+    stored.initStartTime = processStartTime(pid) ?? 0;
+    const hooksSync = (hooks?.prestart?.length ?? 0) + (hooks?.createRuntime?.length ?? 0) > 0;
+    sendMessage(parentSock, {
+      type: "config",
+      config: {
+        plan: prepared.plan,
+        startSocket: startSocketPath(opts.root, opts.id),
+        hooksSync,
+        hooks: { createContainer: hooks?.createContainer, startContainer: hooks?.startContainer },
+        state: { ...stored, status: "creating" },
+        preserveFds: opts.preserveFds ?? 0,
+      },
+    });
+    for (;;) {
+      const msg = await receiveFromInit(parentSock);
+      if (msg === null) {
+        const status = await waitStatus(pid);
+        pid = -1;
+        throw new DruntimeError(`container init exited before it was ready (${describeStatus(status)})`);
+      }
+      if (msg.type === "error") throw new StageError(msg.stage, msg.message);
+      if (msg.type === "ready") {
+        t.push(["ready", now()]);
+        for (const [k, v] of Object.entries(msg.timings)) t.push([`init.${k}`, v]);
+        break;
+      }
+      // hooks: the runtime-namespace hooks, between the mounts and pivot_root
+      const state = { ...stored, status: "creating" as const };
+      await runHooks("prestart", hooks, state);
+      await runHooks("createRuntime", hooks, state);
+      sendMessage(parentSock, { type: "resume", state });
+    }
+    stored.status = "created";
+    writeState(opts.root, stored);
+    if (opts.pidFile) {
+      try {
+        writeFileAtomic(opts.pidFile, String(pid));
+      } catch (e) {
+        throw new DruntimeError(`--pid-file ${opts.pidFile}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { stored, sock: parentSock, timings: t };
+  } catch (e) {
+    if (pid > 0) killAndWait(pid);
+    if (parentSock >= 0) libc.close(parentSock);
+    removeStateEntry(opts.root, opts.id);
+    throw e;
+  } finally {
+    for (const fd of toClose) libc.close(fd);
+  }
+}
+
+/** SIGKILL and wait until the process is gone (reaped by us, or by whoever its parent is now). */
+function killAndWait(pid: number, startTime?: number): void {
+  libc.kill(pid, K.SIGKILL);
+  // Ours: reap it. Not ours (created by another druntime): wait for it to vanish.
+  if (libc.waitpid(pid, new Int32Array(1), 0) === pid) return;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const st = processStartTime(pid);
+    if (st === null || (startTime !== undefined && st !== startTime)) return;
+    const until = Date.now() + 5;
+    while (Date.now() < until) { /* short spin: Atomics.wait is not allowed on the main thread here */ }
+  }
+}
+
+/** `druntime create`: returns once the container is created (its init waits for start). */
+export async function create(opts: CreateOptions): Promise<void> {
+  const c = await createInit(opts, () => {});
+  libc.close(c.sock);
+  if (opts.timing) printTimings(c.timings);
+}
+
+/** Lets a created container's process exec; poststart hooks after. */
+async function startInit(root: string, id: string, log: Logger): Promise<StoredState> {
+  return await withLock(root, id, async () => {
+    const { stored, state } = currentState(root, id);
+    if (state.status !== "created") {
+      throw new DruntimeError(`cannot start container "${id}": it is ${state.status}, not created`);
+    }
+    const path = startSocketPath(root, id);
+    let answer: Uint8Array;
+    try {
+      const conn = await Deno.connect({ transport: "unix", path });
+      const chunks: Uint8Array[] = [];
+      const buf = new Uint8Array(4096);
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        chunks.push(buf.slice(0, n));
+        if (chunks.length === 1 && buf[0] === 0) break;
+      }
+      conn.close();
+      answer = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+      let off = 0;
+      for (const c of chunks) answer.set(c, (off += c.length) - c.length);
+    } finally {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // gone already
+      }
+    }
+    if (answer.length === 0 || answer[0] !== 0) {
+      const why = answer.length > 1 ? new TextDecoder().decode(answer.subarray(1)) : "the init went away";
+      killAndWait(stored.pid, stored.initStartTime);
+      throw new DruntimeError(`start ${id}: ${why}`);
+    }
+    stored.status = "running";
+    writeState(root, stored);
+    try {
+      await runHooks("poststart", stored.hooks, { ...state, status: "running" });
+    } catch (e) {
+      log.warn(e instanceof Error ? e.message : String(e));
+    }
+    return stored;
+  });
+}
+
+/** `druntime start`. */
+export async function start(root: string, id: string, log: Logger): Promise<void> {
+  await startInit(root, id, log);
+}
+
+/** `druntime state`: the OCI state with the live status. */
+export function state(root: string, id: string): ContainerState {
+  validateContainerId(id);
+  return currentState(root, id).state;
+}
+
+/** `druntime list`: every container under the root. */
+export function list(root: string): ContainerState[] {
+  const out: ContainerState[] = [];
+  for (const id of listIds(root)) {
+    try {
+      out.push(currentState(root, id).state);
+    } catch {
+      // an entry being created or deleted right now
+    }
+  }
+  return out;
+}
+
+/** A signal by name (KILL, SIGKILL) or number. */
+export function parseSignal(s: string): number {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    if (n >= 1 && n < K.NSIG) return n;
+  } else {
+    const name = s.toUpperCase().replace(/^SIG/, "");
+    if (name in K.SIGNALS) return K.SIGNALS[name];
+    const rt = /^RTMIN(?:\+(\d+))?$|^RTMAX(?:-(\d+))?$/.exec(name);
+    if (rt) {
+      const n = rt[1] !== undefined || name === "RTMIN" ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[2] ?? 0);
+      if (n >= 34 && n <= 64) return n;
+    }
+  }
+  throw new DruntimeError(`unknown signal ${JSON.stringify(s)}`);
+}
+
+/** The processes of the container's pid namespace (all of them, for kill --all). */
+function containerPids(stored: StoredState): number[] {
+  let ns: string;
+  try {
+    ns = Deno.readLinkSync(`/proc/${stored.pid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  if (ns === Deno.readLinkSync("/proc/self/ns/pid")) return [stored.pid];
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns) pids.push(Number(e.name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** `druntime kill`. */
+export async function kill(root: string, id: string, signal: number, all = false): Promise<void> {
+  validateContainerId(id);
+  await withLock(root, id, () => {
+    const { stored, state } = currentState(root, id);
+    if (state.status === "stopped") throw new DruntimeError(`container "${id}" is not running`);
+    for (const pid of all ? containerPids(stored) : [stored.pid]) {
+      if (libc.kill(pid, signal) === -1 && pid === stored.pid) {
+        check("kill", [pid, signal], -1);
+      }
+    }
+  });
+}
+
+/** `druntime delete`: a stopped or created container; a running one only with force. */
+export async function deleteContainer(root: string, id: string, force: boolean, log: Logger): Promise<void> {
+  validateContainerId(id);
+  await withLock(root, id, async () => {
+    const { stored, state } = currentState(root, id);
+    if (state.status === "running" || state.status === "paused" || state.status === "creating") {
+      if (!force) {
+        throw new DruntimeError(
+          `cannot delete container "${id}": it is ${state.status} (stop it first, or use --force)`,
+        );
+      }
+    }
+    if (initAlive(stored)) {
+      for (const pid of containerPids(stored)) if (pid !== stored.pid) libc.kill(pid, K.SIGKILL);
+      killAndWait(stored.pid, stored.initStartTime);
+    }
+    try {
+      await runHooks("poststop", stored.hooks, { ...state, pid: stored.pid, status: "stopped" });
+    } catch (e) {
+      log.warn(e instanceof Error ? e.message : String(e));
+    }
+    removeStateEntry(root, id);
+  });
+}
+
+/**
+ * `druntime run`: create, start, wait, delete. Signals to druntime are forwarded to the
+ * container; returns its exit code (128+N when signal N killed it).
+ */
+export async function run(opts: RunOptions): Promise<number> {
+  let pid = -1;
+  let started = false;
+  const pending: Deno.Signal[] = [];
+  const handlers = FORWARDED.map((sig) =>
+    [sig, () => {
+      if (pid > 0 && started) libc.kill(pid, K.SIGNALS[sig.slice(3)]);
+      else pending.push(sig);
+    }] as const
+  );
+  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+  let created: Created | null = null;
+  try {
+    created = await createInit(opts, (p) => pid = p);
+    if (pending.length) throw new DruntimeError(`interrupted by ${pending[0]} before the container started`);
+    started = true;
+    await startInit(opts.root, opts.id, opts.log);
+    // EOF on the init socket: the process exec'd; a message: the exec failed.
+    const execResult = await receiveFromInit(created.sock);
+    if (execResult?.type === "error") throw new StageError(execResult.stage, execResult.message);
+    created.timings.push(["exec", now()]);
+    if (opts.detach) return 0;
+    const status = await waitStatus(pid);
+    created.timings.push(["exit", now()]);
+    if (opts.timing) printTimings(created.timings);
+    if (opts.keep) return exitCodeOf(status);
+    await deleteContainer(opts.root, opts.id, true, opts.log);
+    return exitCodeOf(status);
+  } catch (e) {
+    if (created !== null) {
+      // Created but then failed: the whole container goes.
+      if (pid > 0) killAndWait(pid);
+      removeStateEntry(opts.root, opts.id);
+    }
+    throw e;
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    if (created !== null) libc.close(created.sock);
+  }
+}
+
+function describeStatus(status: number): string {
+  if (status === -1) return "status unknown";
+  const sig = status & 0x7f;
+  return sig === 0 ? `exit code ${(status >> 8) & 0xff}` : `killed by signal ${sig}`;
+}
+
+function printTimings(t: [string, number][]): void {
+  const origin = performance.timeOrigin;
+  const sorted = [...t].sort((a, b) => a[1] - b[1]);
+  let prev = origin;
+  console.error(`timing: parentStart 0.0`);
+  for (const [name, at] of sorted) {
+    console.error(`timing: ${name} ${(at - prev).toFixed(1)}`);
+    prev = at;
+  }
+  console.error(`timing: total ${(prev - origin).toFixed(1)}`);
+}
