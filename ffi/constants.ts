@@ -72,6 +72,15 @@ export const O_PATH = 0o10000000;
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
 export const SOCK_CLOEXEC = O_CLOEXEC;
+
+// memfd_create(2) and file seals
+export const MFD_CLOEXEC = 0x1;
+export const MFD_ALLOW_SEALING = 0x2;
+export const F_ADD_SEALS = 1033;
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
 // stat(2) file types, for mknod(2)

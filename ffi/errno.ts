@@ -77,4 +77,5 @@ export const EINTR = 4;
 export const EACCES = 13;
 export const EEXIST = 17;
 export const EINVAL = 22;
+export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;

@@ -2,8 +2,20 @@
  * libc through Deno.dlopen: every symbol druntime calls is declared here once, and every
  * wrapper turns a failure into a SyscallError naming the call, its arguments and errno.
  */
-import { EINTR, SyscallError } from "./errno.ts";
-import { ARCH } from "./constants.ts";
+import { EINTR, ENAMETOOLONG, SyscallError } from "./errno.ts";
+import {
+  AF_UNIX,
+  ARCH,
+  F_ADD_SEALS,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+} from "./constants.ts";
 
 const lib = Deno.dlopen(
   "libc.so.6",
@@ -56,6 +68,18 @@ const lib = Deno.dlopen(
     signal: { parameters: ["i32", "pointer"], result: "pointer" },
     sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
     execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+    fexecve: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+    memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    listen: { parameters: ["i32", "i32"], result: "i32" },
+    // accept4(2) on a worker thread: the init's event loop (its signal handlers) keeps going.
+    accept4Async: {
+      name: "accept4",
+      parameters: ["i32", "pointer", "pointer", "i32"],
+      result: "i32",
+      nonblocking: true,
+    },
   } as const,
 );
 
@@ -243,6 +267,58 @@ export function writeAll(fd: number, data: Uint8Array<ArrayBuffer>): void {
     }
     off += n;
   }
+}
+
+/** A listening unix stream socket bound to path (close-on-exec). */
+export function listenUnix(path: string): number {
+  const name = encoder.encode(path);
+  // struct sockaddr_un: sa_family_t (u16), then sun_path[108], NUL-terminated.
+  if (name.length >= 108) throw new SyscallError("bind", [path], ENAMETOOLONG);
+  const addr = new Uint8Array(2 + 108);
+  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+  addr.set(name, 2);
+  const fd = check("socket", ["AF_UNIX", "SOCK_STREAM"], libc.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  try {
+    check("bind", [path], libc.bind(fd, addr, 2 + name.length + 1));
+    check("listen", [path], libc.listen(fd, 1));
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** Accepts one connection without blocking the event loop; the new fd is close-on-exec. */
+export async function acceptAsync(fd: number): Promise<number> {
+  for (;;) {
+    const conn = await libc.accept4Async(fd, null, null, SOCK_CLOEXEC);
+    if (conn >= 0) return conn;
+    if (errno() !== EINTR) throw new SyscallError("accept4", [fd], errno());
+  }
+}
+
+/** A sealed, close-on-exec memfd holding data. */
+export function sealedMemfd(name: string, data: Uint8Array<ArrayBuffer>): number {
+  const fd = check("memfd_create", [name], libc.memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  try {
+    writeAll(fd, data);
+    check(
+      "fcntl",
+      [fd, "F_ADD_SEALS"],
+      libc.fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
+    );
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** fexecve(3): exec the file open on fd. */
+export function fexecve(fd: number, what: string, argv: readonly string[], env: readonly string[]): never {
+  const a = cstrArray(argv), e = cstrArray(env);
+  libc.fexecve(fd, new Uint8Array(a.array.buffer), new Uint8Array(e.array.buffer));
+  throw new SyscallError("fexecve", [what], errno());
 }
 
 export function execve(path: string, argv: readonly string[], env: readonly string[]): never {

@@ -10,13 +10,16 @@
  *   after start:     error    the exec itself failed; EOF (the socket is close-on-exec) means it ran
  *
  * `start` (this process or another) connects to the init's start socket; the init answers one
- * byte 0 and execs, or "E" and a message when a startContainer hook failed.
+ * byte 0 and execs, or "E" and a message when a startContainer hook failed. Once the init has
+ * become the start waiter (ffi/waiter.ts), an exec failure comes as EXEC_FAILED_MARKER where
+ * a frame's length would be, then errno.
  */
 import type { Plan } from "./plan/types.ts";
 import type { Hook } from "./spec/types.ts";
 import type { ContainerState } from "./container/state.ts";
 import { errno, libc, writeAll } from "../ffi/libc.ts";
-import { EINTR } from "../ffi/errno.ts";
+import { EINTR, errnoName } from "../ffi/errno.ts";
+import { EXEC_FAILED_MARKER } from "../ffi/waiter.ts";
 
 /** What the init needs besides the plan. */
 export interface InitConfig {
@@ -78,25 +81,38 @@ function parseFrame<T>(body: Uint8Array): T {
   return JSON.parse(decoder.decode(body)) as T;
 }
 
-/** Reads one frame with a given read function; null at EOF. */
-async function receive<T>(read: Reader): Promise<T | null> {
+/** The length word of the next frame; null at EOF. */
+async function readLength(read: Reader): Promise<number | null> {
   const head = await readExact(read, 4);
-  if (head === null) return null;
-  const body = await readExact(read, new DataView(head.buffer).getUint32(0, true));
+  return head === null ? null : new DataView(head.buffer).getUint32(0, true);
+}
+
+async function readBody<T>(read: Reader, length: number): Promise<T | null> {
+  const body = await readExact(read, length);
   return body === null ? null : parseFrame<T>(body);
 }
 
 /** Reads one frame in the parent without blocking its event loop; null at EOF. */
-export function receiveFromInit(fd: number): Promise<FromInit | null> {
-  return receive<FromInit>(async (buf) => Number(await libc.readAsync(fd, buf, BigInt(buf.length))));
+export async function receiveFromInit(fd: number): Promise<FromInit | null> {
+  const read: Reader = async (buf) => Number(await libc.readAsync(fd, buf, BigInt(buf.length)));
+  const length = await readLength(read);
+  if (length === null) return null;
+  if (length === EXEC_FAILED_MARKER) {
+    const err = await readExact(read, 4);
+    const code = err === null ? 0 : new DataView(err.buffer).getInt32(0, true);
+    return { type: "error", stage: "exec", message: `execve of the container's process: ${errnoName(code)}` };
+  }
+  return readBody<FromInit>(read, length);
 }
 
 /** Reads one frame in the init, blocking: the init has nothing else to do meanwhile. */
-export function receiveFromParent(fd: number): Promise<ToInit | null> {
-  return receive<ToInit>((buf) => {
+export async function receiveFromParent(fd: number): Promise<ToInit | null> {
+  const read: Reader = (buf) => {
     for (;;) {
       const n = Number(libc.read(fd, buf, BigInt(buf.length)));
       if (n >= 0 || errno() !== EINTR) return n;
     }
-  });
+  };
+  const length = await readLength(read);
+  return length === null ? null : readBody<ToInit>(read, length);
 }

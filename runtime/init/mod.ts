@@ -6,8 +6,8 @@
  */
 import { INIT_PIPE_ENV, receiveFromParent, sendMessage } from "../sync.ts";
 import { buildRootfs } from "./rootfs.ts";
-import { execProcess, prepareProcess } from "./process.ts";
-import { fcntl } from "../../ffi/libc.ts";
+import { execProcess, execWaiter, prepareProcess } from "./process.ts";
+import { acceptAsync, fcntl, listenUnix, writeAll } from "../../ffi/libc.ts";
 import { F_SETFD, FD_CLOEXEC, SIGNALS } from "../../ffi/constants.ts";
 import { StageError } from "../errors.ts";
 import { runHooks } from "../hooks.ts";
@@ -42,7 +42,7 @@ export async function initMain(): Promise<never> {
       config: now(),
     };
     // Bound before pivot_root, while the state directory is still in reach.
-    const listener = Deno.listen({ transport: "unix", path: config.startSocket });
+    const listenFd = listenUnix(config.startSocket);
     await buildRootfs(config.plan, (name) => stage = name, async () => {
       if (config.hooksSync) {
         sendMessage(fd, { type: "hooks" });
@@ -60,18 +60,25 @@ export async function initMain(): Promise<never> {
     timings.ready = now();
     sendMessage(fd, { type: "ready", timings });
 
-    // Created: wait for start. A signal meant for the container ends the init meanwhile (as
-    // PID 1 of its namespace it would otherwise ignore every signal but KILL).
+    // Created. Without startContainer hooks to run, the init has nothing left for Deno to do:
+    // it becomes the few-hundred-byte start waiter rather than wait here with V8's memory.
+    const startHooks = config.hooks.startContainer ?? [];
+    if (startHooks.length === 0) {
+      stage = "exec";
+      execWaiter(prepared, config.preserveFds, listenFd, fd);
+    }
+    // A signal meant for the container ends the init meanwhile (as PID 1 of its namespace it
+    // would otherwise ignore every signal but KILL).
     for (const sig of ENDING) Deno.addSignalListener(sig, () => Deno.exit(128 + SIGNALS[sig.slice(3)]));
-    const conn = await listener.accept();
+    const conn = await acceptAsync(listenFd);
     stage = "startContainer hooks";
     try {
       await runHooks("startContainer", config.hooks, { ...state, status: "running" });
     } catch (e) {
-      await conn.write(new TextEncoder().encode(`E${e instanceof Error ? e.message : String(e)}`));
+      writeAll(conn, new TextEncoder().encode(`E${e instanceof Error ? e.message : String(e)}`));
       throw e;
     }
-    await conn.write(new Uint8Array([0]));
+    writeAll(conn, new Uint8Array([0]));
     stage = "exec";
     execProcess(prepared, config.preserveFds);
   } catch (e) {

@@ -5,7 +5,20 @@
  */
 import type { Step } from "../plan/types.ts";
 import * as K from "../../ffi/constants.ts";
-import { chdir, check, execve, libc, resetIgnoredSignal, setgid, setgroups, setuid } from "../../ffi/libc.ts";
+import {
+  chdir,
+  check,
+  execve,
+  fcntl,
+  fexecve,
+  libc,
+  resetIgnoredSignal,
+  sealedMemfd,
+  setgid,
+  setgroups,
+  setuid,
+} from "../../ffi/libc.ts";
+import { hostWaiterElf } from "../../ffi/waiter.ts";
 import { DruntimeError } from "../errors.ts";
 
 /** PATH for the lookup when the config sets none (execvp's default). */
@@ -99,15 +112,17 @@ export function prepareProcess(steps: readonly Step[]): Prepared {
   return prepared;
 }
 
-/** Resets signals and fds and execs. Returns only by throwing. */
-export function execProcess(p: Prepared, preserveFds = 0): never {
+/**
+ * Resets what Deno leaves behind and survives execve: ignored signals, the signal mask, and
+ * open fds from 3 + preserveFds up.
+ */
+function resetForExec(preserveFds: number): void {
   for (let sig = 1; sig < K.NSIG; sig++) {
     // KILL and STOP cannot change. glibc keeps 32 and 33 for itself and its signal() refuses
     // them, so they go to the kernel directly (when ignored: the handler glibc set on 33 is
-    // reset by execve, and must keep working until then).
+    // reset by execve).
     if (sig === K.SIGKILL || sig === K.SIGSTOP) continue;
-    if (sig === 32 || sig === 33) resetIgnoredSignal(sig);
-    else libc.signal(sig, null);
+    resetIgnoredSignal(sig);
   }
   check("sigprocmask", ["SIG_SETMASK", "{}"], libc.sigprocmask(K.SIG_SETMASK, new Uint8Array(128), null));
   // Close-on-exec rather than close: Deno's own threads still use their fds until execve.
@@ -117,5 +132,23 @@ export function execProcess(p: Prepared, preserveFds = 0): never {
     [first, "~0", "CLOSE_RANGE_CLOEXEC"],
     libc.close_range(first, 0xffffffff, K.CLOSE_RANGE_CLOEXEC),
   );
+}
+
+/** Resets signals and fds and execs. Returns only by throwing. */
+export function execProcess(p: Prepared, preserveFds = 0): never {
+  resetForExec(preserveFds);
   return execve(p.path, p.args, p.env);
+}
+
+/**
+ * Execs the start waiter (ffi/waiter.ts), which waits on listenFd for `start` and then execs
+ * the process; an exec failure goes to reportFd. Returns only by throwing.
+ */
+export function execWaiter(p: Prepared, preserveFds: number, listenFd: number, reportFd: number): never {
+  resetForExec(preserveFds);
+  // The waiter needs both; it marks them close-on-exec itself before the last execve.
+  fcntl(listenFd, K.F_SETFD, 0);
+  fcntl(reportFd, K.F_SETFD, 0);
+  const memfd = sealedMemfd("druntime-start-waiter", hostWaiterElf(listenFd, reportFd));
+  return fexecve(memfd, "start waiter", [p.path, ...p.args], p.env);
 }
