@@ -38,6 +38,7 @@ const ERRNO_NAMES: Record<number, [string, string]> = {
   39: ["ENOTEMPTY", "Directory not empty"],
   40: ["ELOOP", "Too many levels of symbolic links"],
   61: ["ENODATA", "No data available"],
+  88: ["ENOTSOCK", "Socket operation on non-socket"],
   95: ["EOPNOTSUPP", "Operation not supported"],
   110: ["ETIMEDOUT", "Connection timed out"],
   111: ["ECONNREFUSED", "Connection refused"],

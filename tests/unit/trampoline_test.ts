@@ -20,96 +20,22 @@ import {
   O_RDONLY,
 } from "../../ffi/constants.ts";
 import { exitCodeOf } from "../../runtime/container/lifecycle.ts";
+import { assembleTable, hex, type Table, tableRows } from "../fixtures/asm.ts";
 
-const SOURCE = new URL("../../ffi/trampoline.ts", import.meta.url);
+const TABLE: Table = {
+  source: new URL("../../ffi/trampoline.ts", import.meta.url),
+  names: { x86_64: "X86_64_CODE", aarch64: "AARCH64_CODE" },
+};
 const notRoot = Deno.uid() !== 0;
 if (notRoot) {
   console.log("trampoline_test: not root, so cloneChild is not run (clone(CLONE_NEW*) needs root)");
-}
-
-// ---- the byte tables and their assembly comments ----
-
-interface Row {
-  offset: number;
-  bytes: number[];
-  /** The instruction as the comment gives it, without the trailing remark. */
-  asm: string;
-}
-
-/** The rows of one table in ffi/trampoline.ts, read from the source text. */
-function tableRows(arch: "x86_64" | "aarch64"): Row[] {
-  const text = Deno.readTextFileSync(SOURCE);
-  const name = arch === "x86_64" ? "X86_64_CODE" : "AARCH64_CODE";
-  const start = text.indexOf(`export const ${name}`);
-  assert.ok(start >= 0, `${name} not found in ffi/trampoline.ts`);
-  const body = text.slice(start, text.indexOf("\n];", start));
-  const rows: Row[] = [];
-  const rowRe = arch === "x86_64"
-    ? /^\s*\[([0-9a-fx, ]+)\], \/\/ ([0-9a-f]+): (.*)$/
-    : /^\s*0x([0-9a-f]{8}), \/\/ ([0-9a-f]+): (.*)$/;
-  for (const line of body.split("\n").slice(1)) {
-    const m = rowRe.exec(line);
-    assert.ok(m, `unparsed row in ${name}: ${line}`);
-    const bytes = arch === "x86_64"
-      ? m[1].split(",").map((b) => parseInt(b, 16))
-      : [...new Uint8Array(new Uint32Array([parseInt(m[1], 16)]).buffer)];
-    rows.push({ offset: parseInt(m[2], 16), bytes, asm: m[3].trim().split(/\s{2,}/)[0] });
-  }
-  return rows;
-}
-
-/** The table's assembly as an assembler source: a label at every row, branch targets as labels. */
-function assemblySource(arch: "x86_64" | "aarch64"): string {
-  const branch = arch === "x86_64"
-    ? /^(j[a-z]+)\s+0x([0-9a-f]+)$/
-    : /^(b|b\.[a-z]+|cbn?z\s+\w+,)\s*0x([0-9a-f]+)$/;
-  const lines = arch === "x86_64" ? [".intel_syntax noprefix", ".text"] : [".text"];
-  for (const row of tableRows(arch)) {
-    const m = branch.exec(row.asm);
-    const asm = m ? `${m[1]} .L${parseInt(m[2], 16)}` : row.asm;
-    lines.push(`.L${row.offset}: ${asm}`);
-  }
-  return lines.join("\n") + "\n";
-}
-
-function hasTool(name: string): boolean {
-  try {
-    return new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-/** Assembles source and returns the bytes of its .text section. */
-function assemble(source: string, as: string, asArgs: string[], objcopy: string): Uint8Array {
-  const dir = Deno.makeTempDirSync({ prefix: "druntime-asm-" });
-  try {
-    Deno.writeTextFileSync(join(dir, "t.s"), source);
-    for (
-      const [cmd, args] of [
-        [as, [...asArgs, "-o", join(dir, "t.o"), join(dir, "t.s")]],
-        [objcopy, ["-O", "binary", "-j", ".text", join(dir, "t.o"), join(dir, "t.bin")]],
-      ] as const
-    ) {
-      const out = new Deno.Command(cmd, { args: [...args], stdout: "piped", stderr: "piped" }).outputSync();
-      assert.ok(out.success, `${cmd} failed:\n${new TextDecoder().decode(out.stderr)}\nsource:\n${source}`);
-    }
-    return Deno.readFileSync(join(dir, "t.bin"));
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" ");
 }
 
 Deno.test("x86_64: trampolineBytes is the table, row after row, at the offsets the comments give", () => {
   const bytes = trampolineBytes("x86_64");
   assert.equal(bytes.length, X86_64_CODE.reduce((n, row) => n + row.length, 0));
   assert.deepEqual([...bytes], X86_64_CODE.flat());
-  const rows = tableRows("x86_64");
+  const rows = tableRows(TABLE, "x86_64");
   assert.equal(rows.length, X86_64_CODE.length);
   let offset = 0;
   rows.forEach((row, i) => {
@@ -126,7 +52,7 @@ Deno.test("aarch64: trampolineBytes is the table as little-endian words", () => 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   AARCH64_CODE.forEach((word, i) => assert.equal(view.getUint32(i * 4, true), word, `word ${i}`));
   assert.deepEqual([...bytes.subarray(0, 4)], [0xf3, 0x03, 0x00, 0xaa]); // mov x19, x0
-  const rows = tableRows("aarch64");
+  const rows = tableRows(TABLE, "aarch64");
   assert.equal(rows.length, AARCH64_CODE.length);
   rows.forEach((row, i) => assert.equal(row.offset, i * 4, `row ${i} (${row.asm})`));
 });
@@ -138,13 +64,13 @@ Deno.test("trampolineBytes refuses other architectures", () => {
 Deno.test("the syscall numbers in both tables are the architecture's", () => {
   // x86_64: `mov eax,imm32` before each syscall; aarch64: `mov x8, #imm`.
   const x86: Record<string, number> = {};
-  for (const row of tableRows("x86_64")) {
+  for (const row of tableRows(TABLE, "x86_64")) {
     const m = /^mov eax,0x([0-9a-f]+)$/.exec(row.asm);
     if (m) x86[parseInt(m[1], 16)] = row.bytes[1] | (row.bytes[2] << 8);
   }
   assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 308]);
   for (const [n, imm] of Object.entries(x86)) assert.equal(imm, Number(n));
-  const arm = tableRows("aarch64").flatMap((r) => {
+  const arm = tableRows(TABLE, "aarch64").flatMap((r) => {
     const m = /^mov x8, #(\d+)$/.exec(r.asm);
     return m ? [Number(m[1])] : [];
   });
@@ -153,36 +79,19 @@ Deno.test("the syscall numbers in both tables are the architecture's", () => {
   assert.equal(ARCH.SYS_setns, Deno.build.arch === "x86_64" ? 308 : 268);
 });
 
-const hasAs = hasTool("as") && hasTool("objcopy");
-if (!hasAs) console.log("trampoline_test: no `as`/`objcopy` on PATH, so the x86_64 table is not assembled");
-Deno.test({
-  name: "x86_64: the assembly in the comments assembles (GNU as) to exactly the table's bytes",
-  ignore: !hasAs || Deno.build.arch !== "x86_64",
-  fn() {
-    const bytes = assemble(assemblySource("x86_64"), "as", ["--64"], "objcopy");
-    assert.equal(hex(bytes), hex(trampolineBytes("x86_64")));
-  },
-});
-
-const hasArmAs = hasTool("aarch64-linux-gnu-as") && hasTool("aarch64-linux-gnu-objcopy");
-if (!hasArmAs) {
-  console.log(
-    "trampoline_test: no aarch64-linux-gnu-as/objcopy on PATH, so the aarch64 table is not assembled",
-  );
+for (const arch of ["x86_64", "aarch64"] as const) {
+  const bytes = arch === "aarch64" || Deno.build.arch === "x86_64" ? assembleTable(TABLE, arch) : null;
+  if (bytes === null) {
+    console.log(`trampoline_test: no GNU as for ${arch} here, so its table is not assembled`);
+  }
+  Deno.test({
+    name: `${arch}: the assembly in the comments assembles (GNU as) to exactly the table's bytes`,
+    ignore: bytes === null,
+    fn() {
+      assert.equal(hex(bytes!), hex(trampolineBytes(arch)));
+    },
+  });
 }
-Deno.test({
-  name: "aarch64: the assembly in the comments assembles (GNU as) to exactly the table's words",
-  ignore: !hasArmAs,
-  fn() {
-    const bytes = assemble(
-      assemblySource("aarch64"),
-      "aarch64-linux-gnu-as",
-      [],
-      "aarch64-linux-gnu-objcopy",
-    );
-    assert.equal(hex(bytes), hex(trampolineBytes("aarch64")));
-  },
-});
 
 // ---- the failure report ----
 
