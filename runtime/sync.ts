@@ -18,7 +18,7 @@ import type { Plan } from "./plan/types.ts";
 import type { Hook } from "./spec/types.ts";
 import type { ContainerState } from "./container/state.ts";
 import { errno, libc, writeAll } from "../ffi/libc.ts";
-import { EINTR, errnoName } from "../ffi/errno.ts";
+import { EINTR, SyscallError } from "../ffi/errno.ts";
 import { EXEC_FAILED_MARKER } from "../ffi/waiter.ts";
 
 /** What the init needs besides the plan. */
@@ -100,7 +100,7 @@ export async function receiveFromInit(fd: number): Promise<FromInit | null> {
   if (length === EXEC_FAILED_MARKER) {
     const err = await readExact(read, 4);
     const code = err === null ? 0 : new DataView(err.buffer).getInt32(0, true);
-    return { type: "error", stage: "exec", message: `execve of the container's process: ${errnoName(code)}` };
+    return { type: "error", stage: "exec", message: new SyscallError("execve", [], code).message };
   }
   return readBody<FromInit>(read, length);
 }

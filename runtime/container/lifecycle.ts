@@ -157,6 +157,8 @@ interface Created {
   stored: StoredState;
   sock: number;
   timings: [string, number][];
+  /** process.args[0], for an exec failure's message. */
+  program: string;
 }
 
 /**
@@ -287,7 +289,7 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
         throw new DruntimeError(`--pid-file ${opts.pidFile}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    return { stored, sock: parentSock, timings: t };
+    return { stored, sock: parentSock, timings: t, program: prepared.spec.process?.args?.[0] ?? "" };
   } catch (e) {
     if (pid > 0) killAndWait(pid);
     if (parentSock >= 0) libc.close(parentSock);
@@ -489,7 +491,10 @@ export async function run(opts: RunOptions): Promise<number> {
     await startInit(opts.root, opts.id, opts.log);
     // EOF on the init socket: the process exec'd; a message: the exec failed.
     const execResult = await receiveFromInit(created.sock);
-    if (execResult?.type === "error") throw new StageError(execResult.stage, execResult.message);
+    if (execResult?.type === "error") {
+      const message = execResult.message.replace(/^execve\(\)/, `execve(${JSON.stringify(created.program)})`);
+      throw new StageError(execResult.stage, message);
+    }
     created.timings.push(["exec", now()]);
     if (opts.detach) return 0;
     const status = await waitStatus(pid);
