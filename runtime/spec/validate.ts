@@ -56,11 +56,6 @@ const NOT_APPLIED_YET: readonly NotAppliedYet[] = [
   { path: "linux.personality", present: (s) => s.linux?.personality !== undefined },
   { path: "linux.mountLabel", present: (s) => !!s.linux?.mountLabel },
   { path: "linux.memoryPolicy", present: (s) => s.linux?.memoryPolicy !== undefined },
-  ...HOOK_KINDS.map((kind): NotAppliedYet => ({
-    path: `hooks.${kind}`,
-    present: (s) => (s.hooks?.[kind]?.length ?? 0) > 0,
-    message: `hooks.${kind}: hooks are not run yet`,
-  })),
 ];
 
 const DEVICE_TYPES = ["c", "b", "u", "p"];
