@@ -14,7 +14,7 @@ import { INIT_PIPE_ENV, receiveFromInit, sendMessage } from "../sync.ts";
 import { cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
 import { check, close, fcntl, libc, open, pipe2, socketpair, writeAll } from "../../ffi/libc.ts";
 import * as K from "../../ffi/constants.ts";
-import { runHooks } from "../hooks.ts";
+import { runHooks, runHooksWarning } from "../hooks.ts";
 import {
   type ContainerState,
   createStateEntry,
@@ -293,6 +293,8 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   } catch (e) {
     if (pid > 0) killAndWait(pid);
     if (parentSock >= 0) libc.close(parentSock);
+    // The container is destroyed: poststop hooks run as for a delete (the OCI lifecycle).
+    await runHooksWarning("poststop", hooks, { ...stored, status: "stopped" }, opts.log);
     removeStateEntry(opts.root, opts.id);
     throw e;
   } finally {
@@ -354,15 +356,12 @@ async function startInit(root: string, id: string, log: Logger): Promise<StoredS
     if (answer.length === 0 || answer[0] !== 0) {
       const why = answer.length > 1 ? new TextDecoder().decode(answer.subarray(1)) : "the init went away";
       killAndWait(stored.pid, stored.initStartTime);
+      await runHooksWarning("poststop", stored.hooks, { ...state, status: "stopped" }, log);
       throw new DruntimeError(`start ${id}: ${why}`);
     }
     stored.status = "running";
     writeState(root, stored);
-    try {
-      await runHooks("poststart", stored.hooks, { ...state, status: "running" });
-    } catch (e) {
-      log.warn(e instanceof Error ? e.message : String(e));
-    }
+    await runHooksWarning("poststart", stored.hooks, { ...state, status: "running" }, log);
     return stored;
   });
 }
@@ -459,11 +458,7 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
       for (const pid of containerPids(stored)) if (pid !== stored.pid) libc.kill(pid, K.SIGKILL);
       killAndWait(stored.pid, stored.initStartTime);
     }
-    try {
-      await runHooks("poststop", stored.hooks, { ...state, pid: stored.pid, status: "stopped" });
-    } catch (e) {
-      log.warn(e instanceof Error ? e.message : String(e));
-    }
+    await runHooksWarning("poststop", stored.hooks, { ...state, pid: stored.pid, status: "stopped" }, log);
     removeStateEntry(root, id);
   });
 }

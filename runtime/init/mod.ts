@@ -73,7 +73,7 @@ export async function initMain(): Promise<never> {
     const conn = await acceptAsync(listenFd);
     stage = "startContainer hooks";
     try {
-      await runHooks("startContainer", config.hooks, { ...state, status: "running" });
+      await runHooks("startContainer", config.hooks, { ...state, status: "created" });
     } catch (e) {
       writeAll(conn, new TextEncoder().encode(`E${e instanceof Error ? e.message : String(e)}`));
       throw e;

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Hook, Hooks, Spec } from "../../runtime/spec/types.ts";
-import { druntime, hostMounts, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
+import { hostMounts, MAIN_TS, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -122,15 +122,63 @@ async function withBundle(
     await writeRecorders(ctx);
     await fn(ctx);
   } finally {
-    await druntime(["--root", root, "delete", "--force", ctx.id]).catch(() => {});
+    await dr(ctx, "delete", "--force", ctx.id).catch(() => {});
     await Deno.remove(root, { recursive: true }).catch(() => {});
     await Deno.remove(bundle, { recursive: true }).catch(() => {});
   }
 }
 
-/** `druntime --root <ctx.root> ...args` */
-function dr(ctx: Ctx, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return druntime(["--root", ctx.root, ...args]);
+const DRUNTIME_TIMEOUT_MS = 20_000;
+
+/**
+ * `druntime --root <ctx.root> ...args`, its stdout and stderr going to files: a created
+ * container's init inherits them, so pipes would not reach EOF until the container is gone.
+ */
+async function dr(ctx: Ctx, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "druntime-hooks-io-" });
+  try {
+    const [stdout, stderr] = [join(dir, "stdout"), join(dir, "stderr")];
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'o=$1 e=$2; shift 2; exec "$@" >"$o" 2>"$e" </dev/null',
+        "sh",
+        stdout,
+        stderr,
+        Deno.execPath(),
+        "run",
+        "-A",
+        MAIN_TS,
+        "--root",
+        ctx.root,
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // A hang fails the test instead of stalling the suite.
+    let hung = false;
+    const watchdog = setTimeout(() => {
+      hung = true;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited meanwhile
+      }
+    }, DRUNTIME_TIMEOUT_MS);
+    const out = await child.status.finally(() => clearTimeout(watchdog));
+    if (hung) {
+      throw new Error(`druntime ${args.join(" ")}: no exit after ${DRUNTIME_TIMEOUT_MS} ms`);
+    }
+    return {
+      code: out.code,
+      stdout: await Deno.readTextFile(stdout),
+      stderr: await Deno.readTextFile(stderr),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** stderr without druntime's warnings. */
@@ -390,8 +438,11 @@ Deno.test({
  * (from /proc: exactly what druntime passed to execve) NUL-separated.
  */
 function argvEnvHook(ctx: Ctx, argv0: string, env: string[]): Hook {
-  const script = `cat /proc/$$/cmdline > "${ctx.out}/argv"; cat /proc/$$/environ > "${ctx.out}/environ"`;
-  return { path: "/bin/sh", args: [argv0, "-c", script, "arg one", "arg two"], env };
+  return { path: "/bin/sh", args: [argv0, "-c", argvEnvScript(ctx), "arg one", "arg two"], env };
+}
+
+function argvEnvScript(ctx: Ctx): string {
+  return `cat /proc/$$/cmdline > "${ctx.out}/argv"; cat /proc/$$/environ > "${ctx.out}/environ"`;
 }
 
 function nulSplit(text: string): string[] {
@@ -411,7 +462,7 @@ Deno.test({
       const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
       assert.equal(created.code, 0, created.stderr);
       const argv = nulSplit(await Deno.readTextFile(join(ctx.out, "argv")));
-      assert.deepEqual(argv.slice(1), ["-c", argvEnvHook(ctx, "", []).args![2], "arg one", "arg two"]);
+      assert.deepEqual(argv.slice(1), ["-c", argvEnvScript(ctx), "arg one", "arg two"]);
       const environ = nulSplit(await Deno.readTextFile(join(ctx.out, "environ")));
       assert.deepEqual([...environ].sort(), [...env].sort(), "the hook's environment is exactly hook.env");
     });
@@ -487,9 +538,9 @@ Deno.test({
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`hooks\\.createRuntime\\[0\\] ${path}`));
       assert.match(r.stderr, /timed out/);
-      assert.ok(took < 5, `create took ${took.toFixed(1)} s with a 1 s timeout on an 8 s hook`);
       assert.deepEqual(await order(ctx), [], "createContainer did not run");
       await assertNothingLeft(ctx);
+      assert.ok(took < 5, `create took ${took.toFixed(1)} s with a 1 s timeout on an 8 s hook`);
     });
   },
 });
@@ -610,7 +661,32 @@ Deno.test({
       assert.ok(stopWarning.includes(poststop), stopWarning);
       assert.notEqual((await dr(ctx, "state", ctx.id)).code, 0, "the entry is gone");
       await assertNothingLeft(ctx);
-      // OCI: "the remaining hooks and lifecycle continue as if the hook had succeeded".
+    });
+  },
+});
+
+Deno.test({
+  name: "hooks: after a failing poststart or poststop hook the remaining hooks of its kind still run",
+  ...rootOnly("hooks: after a failing poststart or poststop hook the remaining hooks of its kind still run"),
+  async fn() {
+    await withBundle("post-remaining", {
+      mutate: (spec, ctx) => {
+        spec.hooks = {
+          poststart: [failing(ctx, "fail-poststart.sh"), recorder(ctx, "poststart.1")],
+          poststop: [failing(ctx, "fail-poststop.sh"), recorder(ctx, "poststop.1")],
+        };
+      },
+    }, async (ctx) => {
+      await failingHook(ctx, "fail-poststart.sh", 6, "poststart says no");
+      await failingHook(ctx, "fail-poststop.sh", 7, "poststop says no");
+      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
+      assert.equal(created.code, 0, created.stderr);
+      const started = await dr(ctx, "start", ctx.id);
+      assert.equal(started.code, 0, started.stderr);
+      const deleted = await dr(ctx, "delete", "--force", ctx.id);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      // runtime-spec lifecycle steps 9 and 13: "the runtime MUST log a warning, but the
+      // remaining hooks and lifecycle continue as if the hook had succeeded".
       assert.deepEqual(await order(ctx), ["poststart.1", "poststop.1"]);
     });
   },

@@ -252,6 +252,12 @@ async function cmdline(pid: number): Promise<string[]> {
   return (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0").filter((s) => s !== "");
 }
 
+/** Whether process `pid` runs the executable at `path` (the same file: device and inode). */
+async function runs(pid: number, path: string): Promise<boolean> {
+  const [exe, file] = await Promise.all([Deno.stat(`/proc/${pid}/exe`), Deno.stat(path)]);
+  return exe.dev === file.dev && exe.ino === file.ino;
+}
+
 function withoutNamespace(type: string): (spec: Spec) => void {
   return (spec) => {
     spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== type);
@@ -291,7 +297,10 @@ Deno.test({
         await Deno.readLink(`/proc/${created.pid}/ns/pid`),
         await Deno.readLink("/proc/self/ns/pid"),
       );
-      assert.equal((await cmdline(created.pid)).at(-1), "init", "still druntime's init, not sh");
+      assert.ok(
+        !await runs(created.pid, join(ctx.rootfs, "bin/busybox")),
+        "the user's program runs before start",
+      );
       await new Promise((r) => setTimeout(r, 200));
       assert.ok(!await exists(join(ctx.rootfs, "started")), "the command ran before start");
 
@@ -302,7 +311,7 @@ Deno.test({
       assert.equal(running.status, "running");
       assert.equal(running.pid, created.pid);
       assert.equal(running.created, created.created);
-      assert.deepEqual((await cmdline(running.pid)).slice(0, 2), ["sh", "-c"]);
+      assert.ok(await runs(running.pid, join(ctx.rootfs, "bin/busybox")), "the process is the user's sh");
 
       // kill: SIGTERM by default; the trap runs and the container stops
       const k = await cmd(ctx, "kill", ctx.id);
@@ -416,7 +425,7 @@ Deno.test({
       async (ctx) => {
         // The container's processes, found by its mount namespace, to clean up by pid if
         // druntime leaves them behind.
-        let ours: { pid: number; start: string }[] = [];
+        const ours: { pid: number; start: string }[] = [];
         try {
           await mustCreate(ctx);
           await mustStart(ctx);
@@ -459,7 +468,6 @@ Deno.test({
               }
             }
           }
-          ours = [];
         }
       },
     );
@@ -513,6 +521,31 @@ Deno.test({
       assert.equal(errorsOf(d.stderr), "");
       assert.ok(!await alive(pid), "the init is gone");
       assert.ok(!await exists(join(ctx.rootfs, "started")), "the command never ran");
+      await assertNothingLeft(ctx);
+    });
+  },
+});
+
+Deno.test({
+  name: "lifecycle: kill of a created container stops it; start then refuses, delete needs no --force",
+  ...rootOnly("lifecycle: kill of a created container stops it; start then refuses, delete needs no --force"),
+  async fn() {
+    await withBundle("kill-created", { args: ["sh", "-c", SLEEPER] }, async (ctx) => {
+      await mustCreate(ctx);
+      const { pid } = await stateOf(ctx);
+      const k = await cmd(ctx, "kill", ctx.id);
+      assert.equal(k.code, 0, k.stderr);
+      await waitUntil(`${pid} is gone`, async () => !await alive(pid));
+      assert.equal((await waitForStatus(ctx, "stopped")).pid, 0);
+      const s = await cmd(ctx, "start", ctx.id);
+      assert.equal(s.code, 1);
+      assert.equal(
+        errorsOf(s.stderr),
+        `druntime: cannot start container "${ctx.id}": it is stopped, not created`,
+      );
+      assert.ok(!await exists(join(ctx.rootfs, "started")), "the command never ran");
+      const d = await cmd(ctx, "delete", ctx.id);
+      assert.equal(d.code, 0, d.stderr);
       await assertNothingLeft(ctx);
     });
   },
