@@ -407,7 +407,10 @@ export function parseSignal(s: string): number {
   throw new DruntimeError(`unknown signal ${JSON.stringify(s)}`);
 }
 
-/** The processes of the container's pid namespace (all of them, for kill --all). */
+/**
+ * Every process of the container, for kill --all and delete --force: the members of its pid
+ * namespace, or, when it shares the host's, the init and its descendants.
+ */
 function containerPids(stored: StoredState): number[] {
   let ns: string;
   try {
@@ -415,17 +418,29 @@ function containerPids(stored: StoredState): number[] {
   } catch {
     return [];
   }
-  if (ns === Deno.readLinkSync("/proc/self/ns/pid")) return [stored.pid];
-  const pids: number[] = [];
+  const shared = ns === Deno.readLinkSync("/proc/self/ns/pid");
+  const parents = new Map<number, number>();
+  const members: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
     try {
-      if (Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns) pids.push(Number(e.name));
+      if (shared) {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        parents.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      } else if (Deno.readLinkSync(`/proc/${pid}/ns/pid`) === ns) {
+        members.push(pid);
+      }
     } catch {
       // exited meanwhile
     }
   }
-  return pids;
+  if (!shared) return members;
+  const found = [stored.pid];
+  for (let i = 0; i < found.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === found[i]) found.push(pid);
+  }
+  return found;
 }
 
 /** `druntime kill`. */

@@ -8,6 +8,7 @@
  * its pid together with its start time, so a reused pid is never taken for the container.
  */
 import { DruntimeError } from "../errors.ts";
+import { validateContainerId } from "../spec/validate.ts";
 import type { Hooks } from "../spec/types.ts";
 import { join } from "node:path";
 
@@ -51,7 +52,8 @@ export function startSocketPath(root: string, id: string): string {
 export function rfc3339Nano(epochMs: number): string {
   const whole = Math.floor(epochMs);
   const iso = new Date(whole).toISOString(); // 2026-11-23T12:00:00.123Z
-  const nanos = Math.round((epochMs - whole) * 1e6).toString().padStart(6, "0").slice(0, 6);
+  // floor, not round: a fraction that rounds up to a whole millisecond must not read 000000.
+  const nanos = Math.min(999999, Math.floor((epochMs - whole) * 1e6)).toString().padStart(6, "0");
   return `${iso.slice(0, 23)}${nanos}Z`;
 }
 
@@ -93,6 +95,7 @@ function notFound(id: string): DruntimeError {
 
 /** state.json of a container; `container "x" does not exist` when there is none. */
 export function readState(root: string, id: string): StoredState {
+  validateContainerId(id);
   let text: string;
   try {
     text = Deno.readTextFileSync(join(stateDir(root, id), "state.json"));
@@ -173,6 +176,8 @@ export function listIds(root: string): string[] {
  * is an flock on a file inside the entry: it goes with the entry and dies with its holder.
  */
 export async function withLock<T>(root: string, id: string, fn: () => Promise<T> | T): Promise<T> {
+  // The id becomes a path: "..", "/" and the like must never reach the file system.
+  validateContainerId(id);
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(join(stateDir(root, id), "lock"), {
