@@ -153,6 +153,7 @@ export interface ArchConstants {
   SYS_rt_sigaction: number;
   O_DIRECTORY: number;
   O_NOFOLLOW: number;
+  SYS_bpf: number;
 }
 
 const ARCHES: Record<string, ArchConstants> = {
@@ -162,6 +163,7 @@ const ARCHES: Record<string, ArchConstants> = {
     SYS_rt_sigaction: 13,
     O_DIRECTORY: 0o200000,
     O_NOFOLLOW: 0o400000,
+    SYS_bpf: 321,
   },
   aarch64: {
     SYS_pivot_root: 41,
@@ -169,6 +171,7 @@ const ARCHES: Record<string, ArchConstants> = {
     SYS_rt_sigaction: 134,
     O_DIRECTORY: 0o40000,
     O_NOFOLLOW: 0o100000,
+    SYS_bpf: 280,
   },
 };
 
@@ -184,3 +187,43 @@ export function makedev(major: number, minor: number): bigint {
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
     (mi & 0xffn);
 }
+
+// bpf(2) commands (enum bpf_cmd)
+export const BPF_PROG_LOAD = 5;
+export const BPF_PROG_ATTACH = 8;
+export const BPF_PROG_DETACH = 9;
+export const BPF_PROG_GET_FD_BY_ID = 13;
+export const BPF_OBJ_GET_INFO_BY_FD = 15;
+export const BPF_PROG_QUERY = 16;
+
+// bpf(2) program and attach types, attach flags
+export const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
+export const BPF_CGROUP_DEVICE = 6;
+export const BPF_F_ALLOW_OVERRIDE = 1 << 0;
+export const BPF_F_ALLOW_MULTI = 1 << 1;
+export const BPF_F_REPLACE = 1 << 2;
+export const BPF_OBJ_NAME_LEN = 16;
+
+// struct bpf_cgroup_dev_ctx: access_type = (access << 16) | type
+export const BPF_DEVCG_ACC_MKNOD = 1 << 0;
+export const BPF_DEVCG_ACC_READ = 1 << 1;
+export const BPF_DEVCG_ACC_WRITE = 1 << 2;
+export const BPF_DEVCG_DEV_BLOCK = 1 << 0;
+export const BPF_DEVCG_DEV_CHAR = 1 << 1;
+
+// eBPF instruction encoding (linux/bpf_common.h, linux/bpf.h): class | size | mode, or
+// class | op | source
+export const BPF_LDX = 0x01;
+export const BPF_ALU = 0x04;
+export const BPF_JMP = 0x05;
+export const BPF_ALU64 = 0x07;
+export const BPF_W = 0x00;
+export const BPF_MEM = 0x60;
+export const BPF_K = 0x00;
+export const BPF_X = 0x08;
+export const BPF_AND = 0x50;
+export const BPF_RSH = 0x70;
+export const BPF_MOV = 0xb0;
+export const BPF_JEQ = 0x10;
+export const BPF_JNE = 0x50;
+export const BPF_EXIT = 0x90;

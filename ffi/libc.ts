@@ -80,6 +80,8 @@ const lib = Deno.dlopen(
       result: "i32",
       nonblocking: true,
     },
+    // syscall(2) shaped for bpf(cmd, attr, size).
+    syscallBpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
   } as const,
 );
 
@@ -325,4 +327,18 @@ export function execve(path: string, argv: readonly string[], env: readonly stri
   const a = cstrArray(argv), e = cstrArray(env);
   libc.execve(cstr(path), new Uint8Array(a.array.buffer), new Uint8Array(e.array.buffer));
   throw new SyscallError("execve", [path], errno());
+}
+
+/**
+ * bpf(2): runs `cmd` (named `what` in errors) on the union bpf_attr in `attr`; returns what the
+ * kernel returned (an fd for the commands that make one, else 0).
+ */
+export function bpf(
+  cmd: number,
+  what: string,
+  attr: Uint8Array<ArrayBuffer>,
+  args: readonly Arg[] = [],
+): number {
+  const ret = Number(libc.syscallBpf(BigInt(ARCH.SYS_bpf), BigInt(cmd), attr, attr.byteLength));
+  return check("bpf", [what, ...args], ret);
 }

@@ -6,15 +6,27 @@
  *   close(args.goWrite)                      the parent's end, so a dead parent reads as EOF
  *   for fd in args.nsFds: setns(fd, 0)       join namespaces given by path, user first
  *   read(args.goRead, &byte, 1)              wait for the parent (uid maps, cgroup) ...
+ *   if args.unshareFlags: unshare(flags)     ... namespaces made only now: a cgroup namespace
+ *                                            gets the container's cgroup as its root
  *   execve(args.path, args.argv, args.envp)  ... then become `druntime init`
  *
  * On a failure the child writes {stage: i32, index: i32, errno: i32} to args.errWrite (a
  * close-on-exec pipe, so a successful execve reads as EOF on the other end) and exits 127.
+ * Stages: 1 setns (index: which fd), 2 the go byte (errno 0: EOF, the parent went away),
+ * 3 execve, 4 unshare; for stages 2 to 4 the index is nsCount.
  *
- * The args block is eight 64-bit words: goRead, goWrite, errWrite, nsCount, nsFds (pointer
- * to i64[]), path, argv, envp.
+ * The args block is nine 64-bit words: goRead, goWrite, errWrite, nsCount, nsFds (pointer
+ * to i64[]), path, argv, envp, unshareFlags.
  */
 import {
+  CLONE_NEWCGROUP,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWTIME,
+  CLONE_NEWUSER,
+  CLONE_NEWUTS,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_STACK,
@@ -42,7 +54,7 @@ export const X86_64_CODE: readonly (readonly number[])[] = [
   [0x0f, 0x05], // 29: syscall
   [0x41, 0xbe, 0x01, 0x00, 0x00, 0x00], // 2b: mov r14d,0x1           stage 1
   [0x48, 0x85, 0xc0], // 31: test rax,rax
-  [0x75, 0x47], // 34: jne 0x7d
+  [0x75, 0x63], // 34: jne 0x99
   [0x49, 0xff, 0xc5], // 36: inc r13
   [0xeb, 0xd7], // 39: jmp 0x12
   [0x48, 0x83, 0xec, 0x10], // 3b: sub rsp,0x10
@@ -55,26 +67,34 @@ export const X86_64_CODE: readonly (readonly number[])[] = [
   [0x74, 0xea], // 53: je 0x3f
   [0x41, 0xbe, 0x02, 0x00, 0x00, 0x00], // 55: mov r14d,0x2           stage 2
   [0x48, 0x83, 0xf8, 0x01], // 5b: cmp rax,0x1
-  [0x75, 0x1c], // 5f: jne 0x7d
-  [0x49, 0x8b, 0x7c, 0x24, 0x28], // 61: mov rdi,QWORD PTR [r12+0x28]
-  [0x49, 0x8b, 0x74, 0x24, 0x30], // 66: mov rsi,QWORD PTR [r12+0x30]
-  [0x49, 0x8b, 0x54, 0x24, 0x38], // 6b: mov rdx,QWORD PTR [r12+0x38]
-  [0xb8, 0x3b, 0x00, 0x00, 0x00], // 70: mov eax,0x3b                SYS_execve
-  [0x0f, 0x05], // 75: syscall
-  [0x41, 0xbe, 0x03, 0x00, 0x00, 0x00], // 77: mov r14d,0x3           stage 3
-  [0xf7, 0xd8], // 7d: neg eax
-  [0x48, 0x83, 0xec, 0x10], // 7f: sub rsp,0x10
-  [0x44, 0x89, 0x34, 0x24], // 83: mov DWORD PTR [rsp],r14d
-  [0x44, 0x89, 0x6c, 0x24, 0x04], // 87: mov DWORD PTR [rsp+0x4],r13d
-  [0x89, 0x44, 0x24, 0x08], // 8c: mov DWORD PTR [rsp+0x8],eax
-  [0x49, 0x8b, 0x7c, 0x24, 0x10], // 90: mov rdi,QWORD PTR [r12+0x10]
-  [0x48, 0x89, 0xe6], // 95: mov rsi,rsp
-  [0xba, 0x0c, 0x00, 0x00, 0x00], // 98: mov edx,0xc
-  [0xb8, 0x01, 0x00, 0x00, 0x00], // 9d: mov eax,0x1                 SYS_write
-  [0x0f, 0x05], // a2: syscall
-  [0xbf, 0x7f, 0x00, 0x00, 0x00], // a4: mov edi,0x7f
-  [0xb8, 0xe7, 0x00, 0x00, 0x00], // a9: mov eax,0xe7                SYS_exit_group
-  [0x0f, 0x05], // ae: syscall
+  [0x75, 0x38], // 5f: jne 0x99
+  [0x49, 0x8b, 0x7c, 0x24, 0x40], // 61: mov rdi,QWORD PTR [r12+0x40]
+  [0x48, 0x85, 0xff], // 66: test rdi,rdi
+  [0x74, 0x12], // 69: je 0x7d
+  [0xb8, 0x10, 0x01, 0x00, 0x00], // 6b: mov eax,0x110               SYS_unshare
+  [0x0f, 0x05], // 70: syscall
+  [0x41, 0xbe, 0x04, 0x00, 0x00, 0x00], // 72: mov r14d,0x4           stage 4
+  [0x48, 0x85, 0xc0], // 78: test rax,rax
+  [0x75, 0x1c], // 7b: jne 0x99
+  [0x49, 0x8b, 0x7c, 0x24, 0x28], // 7d: mov rdi,QWORD PTR [r12+0x28]
+  [0x49, 0x8b, 0x74, 0x24, 0x30], // 82: mov rsi,QWORD PTR [r12+0x30]
+  [0x49, 0x8b, 0x54, 0x24, 0x38], // 87: mov rdx,QWORD PTR [r12+0x38]
+  [0xb8, 0x3b, 0x00, 0x00, 0x00], // 8c: mov eax,0x3b                SYS_execve
+  [0x0f, 0x05], // 91: syscall
+  [0x41, 0xbe, 0x03, 0x00, 0x00, 0x00], // 93: mov r14d,0x3           stage 3
+  [0xf7, 0xd8], // 99: neg eax
+  [0x48, 0x83, 0xec, 0x10], // 9b: sub rsp,0x10
+  [0x44, 0x89, 0x34, 0x24], // 9f: mov DWORD PTR [rsp],r14d
+  [0x44, 0x89, 0x6c, 0x24, 0x04], // a3: mov DWORD PTR [rsp+0x4],r13d
+  [0x89, 0x44, 0x24, 0x08], // a8: mov DWORD PTR [rsp+0x8],eax
+  [0x49, 0x8b, 0x7c, 0x24, 0x10], // ac: mov rdi,QWORD PTR [r12+0x10]
+  [0x48, 0x89, 0xe6], // b1: mov rsi,rsp
+  [0xba, 0x0c, 0x00, 0x00, 0x00], // b4: mov edx,0xc
+  [0xb8, 0x01, 0x00, 0x00, 0x00], // b9: mov eax,0x1                 SYS_write
+  [0x0f, 0x05], // be: syscall
+  [0xbf, 0x7f, 0x00, 0x00, 0x00], // c0: mov edi,0x7f
+  [0xb8, 0xe7, 0x00, 0x00, 0x00], // c5: mov eax,0xe7                SYS_exit_group
+  [0x0f, 0x05], // ca: syscall
 ];
 
 /** aarch64, one little-endian instruction word a row with its assembly. */
@@ -93,7 +113,7 @@ export const AARCH64_CODE: readonly number[] = [
   0xd2802188, // 2c: mov x8, #268                   SYS_setns
   0xd4000001, // 30: svc #0
   0xd2800035, // 34: mov x21, #1                    stage 1
-  0xb5000280, // 38: cbnz x0, 0x88
+  0xb5000340, // 38: cbnz x0, 0xa0
   0x91000694, // 3c: add x20, x20, #1
   0x17fffff5, // 40: b 0x14
   0xd10043ff, // 44: sub sp, sp, #16
@@ -106,26 +126,32 @@ export const AARCH64_CODE: readonly number[] = [
   0x54ffff40, // 60: b.eq 0x48
   0xd2800055, // 64: mov x21, #2                    stage 2
   0xf100041f, // 68: cmp x0, #1
-  0x540000e1, // 6c: b.ne 0x88
-  0xf9401660, // 70: ldr x0, [x19, #40]
-  0xf9401a61, // 74: ldr x1, [x19, #48]
-  0xf9401e62, // 78: ldr x2, [x19, #56]
-  0xd2801ba8, // 7c: mov x8, #221                   SYS_execve
-  0xd4000001, // 80: svc #0
-  0xd2800075, // 84: mov x21, #3                    stage 3
-  0x4b0003e0, // 88: neg w0, w0
-  0xd10043ff, // 8c: sub sp, sp, #16
-  0xb90003f5, // 90: str w21, [sp]
-  0xb90007f4, // 94: str w20, [sp, #4]
-  0xb9000be0, // 98: str w0, [sp, #8]
-  0xf9400a60, // 9c: ldr x0, [x19, #16]
-  0x910003e1, // a0: mov x1, sp
-  0xd2800182, // a4: mov x2, #12
-  0xd2800808, // a8: mov x8, #64                    SYS_write
-  0xd4000001, // ac: svc #0
-  0xd2800fe0, // b0: mov x0, #127
-  0xd2800bc8, // b4: mov x8, #94                    SYS_exit_group
-  0xd4000001, // b8: svc #0
+  0x540001a1, // 6c: b.ne 0xa0
+  0xf9402260, // 70: ldr x0, [x19, #64]
+  0xb40000a0, // 74: cbz x0, 0x88
+  0xd2800c28, // 78: mov x8, #97                    SYS_unshare
+  0xd4000001, // 7c: svc #0
+  0xd2800095, // 80: mov x21, #4                    stage 4
+  0xb50000e0, // 84: cbnz x0, 0xa0
+  0xf9401660, // 88: ldr x0, [x19, #40]
+  0xf9401a61, // 8c: ldr x1, [x19, #48]
+  0xf9401e62, // 90: ldr x2, [x19, #56]
+  0xd2801ba8, // 94: mov x8, #221                   SYS_execve
+  0xd4000001, // 98: svc #0
+  0xd2800075, // 9c: mov x21, #3                    stage 3
+  0x4b0003e0, // a0: neg w0, w0
+  0xd10043ff, // a4: sub sp, sp, #16
+  0xb90003f5, // a8: str w21, [sp]
+  0xb90007f4, // ac: str w20, [sp, #4]
+  0xb9000be0, // b0: str w0, [sp, #8]
+  0xf9400a60, // b4: ldr x0, [x19, #16]
+  0x910003e1, // b8: mov x1, sp
+  0xd2800182, // bc: mov x2, #12
+  0xd2800808, // c0: mov x8, #64                    SYS_write
+  0xd4000001, // c4: svc #0
+  0xd2800fe0, // c8: mov x0, #127
+  0xd2800bc8, // cc: mov x8, #94                    SYS_exit_group
+  0xd4000001, // d0: svc #0
 ];
 
 /** The child's machine code for an architecture, as bytes. */
@@ -180,11 +206,17 @@ export interface ChildSpec {
   path: string;
   argv: readonly string[];
   env: readonly string[];
+  /**
+   * CLONE_NEW* flags the child unshares after the go byte and before execve (0, the default:
+   * none). For the cgroup namespace, which must be made after the parent has put the child in
+   * the container's cgroup so that cgroup is its root (as runc's nsexec does).
+   */
+  unshareAfterGo?: number;
 }
 
 /**
  * clone(2) a child that runs the trampoline. Returns its pid; the child waits for one byte on
- * goRead before it execs.
+ * goRead before it unshares (if asked) and execs.
  */
 export function cloneChild(spec: ChildSpec): number {
   const { code, stackTop } = mapOnce();
@@ -201,6 +233,7 @@ export function cloneChild(spec: ChildSpec): number {
     addressOf(path),
     addressOf(argv.array),
     addressOf(env.array),
+    BigInt(spec.unshareAfterGo ?? 0),
   ]);
   const pid = libc.clone(
     code,
@@ -218,14 +251,51 @@ export function cloneChild(spec: ChildSpec): number {
 
 function keepAlive(..._values: unknown[]): void {}
 
-/** Decodes the child's 12-byte failure report into a message. */
-export function describeChildFailure(report: Uint8Array, nsNames: readonly string[], path: string): string {
+const NAMESPACE_FLAGS: readonly (readonly [number, string])[] = [
+  [CLONE_NEWTIME, "CLONE_NEWTIME"],
+  [CLONE_NEWNS, "CLONE_NEWNS"],
+  [CLONE_NEWCGROUP, "CLONE_NEWCGROUP"],
+  [CLONE_NEWUTS, "CLONE_NEWUTS"],
+  [CLONE_NEWIPC, "CLONE_NEWIPC"],
+  [CLONE_NEWUSER, "CLONE_NEWUSER"],
+  [CLONE_NEWPID, "CLONE_NEWPID"],
+  [CLONE_NEWNET, "CLONE_NEWNET"],
+];
+
+/** unshare(2) flags by name, e.g. "CLONE_NEWCGROUP|CLONE_NEWNET"; other bits in hex. */
+export function unshareFlagNames(flags: number): string {
+  const names: string[] = [];
+  let rest = flags >>> 0;
+  for (const [bit, name] of NAMESPACE_FLAGS) {
+    if (rest & bit) {
+      names.push(name);
+      rest = (rest & ~bit) >>> 0;
+    }
+  }
+  if (rest !== 0 || names.length === 0) names.push(`0x${rest.toString(16)}`);
+  return names.join("|");
+}
+
+/**
+ * Decodes the child's 12-byte failure report into a message. unshareFlags (the spec's
+ * unshareAfterGo) names the flags of a failed unshare.
+ */
+export function describeChildFailure(
+  report: Uint8Array,
+  nsNames: readonly string[],
+  path: string,
+  unshareFlags?: number,
+): string {
   const v = new DataView(report.buffer, report.byteOffset, report.byteLength);
   const stage = v.getInt32(0, true), index = v.getInt32(4, true), err = v.getInt32(8, true);
   const what = stage === 1
     ? `setns(${nsNames[index] ?? `#${index}`})`
     : stage === 2
     ? "waiting for the parent's go byte"
-    : `execve(${JSON.stringify(path)})`;
+    : stage === 3
+    ? `execve(${JSON.stringify(path)})`
+    : stage === 4
+    ? (unshareFlags === undefined ? "unshare" : `unshare(${unshareFlagNames(unshareFlags)})`)
+    : `stage ${stage}`;
   return `clone child: ${what}: ${err === 0 ? "parent went away" : errnoName(err)}`;
 }

@@ -15,6 +15,17 @@ import {
   state,
 } from "../container/lifecycle.ts";
 import type { ContainerState } from "../container/state.ts";
+import {
+  filterPsOutput,
+  parseDuration,
+  pause,
+  ps,
+  resume,
+  statsEvent,
+  update,
+  watchEvents,
+} from "../container/control.ts";
+import { UPDATE_FLAGS, updateResources } from "./update.ts";
 import { formatPlan } from "../plan/format.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { validateContainerId } from "../spec/validate.ts";
@@ -28,6 +39,7 @@ const GLOBAL_FLAGS: FlagDef[] = [
   { name: "log", value: "FILE", help: "also write errors and warnings to FILE" },
   { name: "log-format", value: "text|json", help: "format of --log lines (default text)" },
   { name: "debug", help: "print debug messages" },
+  { name: "systemd-cgroup", help: "use systemd for cgroups (not supported yet: refused)" },
   { name: "help", short: "h", help: "show help" },
   { name: "version", short: "v", help: "print the version" },
 ];
@@ -172,6 +184,100 @@ const COMMANDS: Record<string, Command> = {
       return Promise.resolve(0);
     },
   },
+  pause: {
+    summary: "freeze every process of a running container",
+    usage: "druntime [global flags] pause <container-id>",
+    args: 1,
+    flags: [HELP],
+    async main(p, g) {
+      await pause(g.root, p.positionals[0]);
+      return 0;
+    },
+  },
+  resume: {
+    summary: "thaw a paused container",
+    usage: "druntime [global flags] resume <container-id>",
+    args: 1,
+    flags: [HELP],
+    async main(p, g) {
+      await resume(g.root, p.positionals[0]);
+      return 0;
+    },
+  },
+  update: {
+    summary: "change a container's cgroup limits",
+    usage: "druntime [global flags] update [flags] <container-id>",
+    args: 1,
+    flags: [
+      { name: "resources", short: "r", value: "FILE", help: "linux.resources JSON to apply (- for stdin)" },
+      ...UPDATE_FLAGS.map(([name, , help]) => ({ name, value: "VALUE", help })),
+      HELP,
+    ],
+    async main(p, g) {
+      await update(g.root, p.positionals[0], await updateResources(p), g.log);
+      return 0;
+    },
+  },
+  ps: {
+    summary: "list the processes of a container",
+    usage: "druntime [global flags] ps [--format table|json] <container-id> [-- ps options]",
+    args: [1, Infinity],
+    flags: [{ name: "format", short: "f", value: "table|json", help: "output format (default table)" }, HELP],
+    async main(p, g) {
+      const format = stringFlag(p, "format") ?? "table";
+      if (format !== "table" && format !== "json") {
+        throw new DruntimeError(`ps: --format must be table or json, not ${JSON.stringify(format)}`);
+      }
+      const [id, ...psArgs] = p.positionals;
+      validateContainerId(id);
+      const pids = ps(g.root, id);
+      if (format === "json") {
+        if (psArgs.length) throw new DruntimeError("ps: ps options go with --format table");
+        console.log(JSON.stringify(pids));
+        return 0;
+      }
+      let out: Deno.CommandOutput;
+      try {
+        out = await new Deno.Command("ps", { args: psArgs.length ? psArgs : ["-ef"], stdout: "piped" })
+          .output();
+      } catch (e) {
+        throw new DruntimeError(`ps: cannot run ps: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (!out.success) throw new DruntimeError(`ps: ps ${psArgs.join(" ")} failed (exit code ${out.code})`);
+      console.log(filterPsOutput(new TextDecoder().decode(out.stdout), pids));
+      return 0;
+    },
+  },
+  events: {
+    summary: "print a container's resource usage and OOM events as JSON lines",
+    usage: "druntime [global flags] events [--stats] [--interval D] <container-id>",
+    args: 1,
+    flags: [
+      { name: "stats", help: "print the usage once and exit" },
+      { name: "interval", value: "D", help: "time between stats events (default 5s)" },
+      HELP,
+    ],
+    async main(p, g) {
+      const id = p.positionals[0];
+      validateContainerId(id);
+      const interval = parseDuration(stringFlag(p, "interval") ?? "5s");
+      if (boolFlag(p, "stats")) {
+        console.log(JSON.stringify(statsEvent(g.root, id)));
+        return 0;
+      }
+      const stop = new AbortController();
+      const end = () => stop.abort();
+      Deno.addSignalListener("SIGINT", end);
+      Deno.addSignalListener("SIGTERM", end);
+      try {
+        await watchEvents(g.root, id, interval, (e) => console.log(JSON.stringify(e)), stop.signal);
+      } finally {
+        Deno.removeSignalListener("SIGINT", end);
+        Deno.removeSignalListener("SIGTERM", end);
+      }
+      return 0;
+    },
+  },
   spec: {
     summary: "write a default config.json for a new bundle",
     usage: "druntime spec [--bundle DIR]",
@@ -276,6 +382,11 @@ export async function cliMain(args: readonly string[]): Promise<number> {
       format: format as LogFormat,
       debug: boolFlag(global, "debug"),
     });
+    if (boolFlag(global, "systemd-cgroup")) {
+      throw new DruntimeError(
+        "--systemd-cgroup: the systemd cgroup driver is not supported yet; druntime manages cgroupfs itself",
+      );
+    }
     if (boolFlag(global, "version")) {
       console.log(versionText());
       return 0;

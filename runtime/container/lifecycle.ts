@@ -15,6 +15,19 @@ import { cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
 import { check, close, fcntl, libc, open, pipe2, socketpair, writeAll } from "../../ffi/libc.ts";
 import * as K from "../../ffi/constants.ts";
 import { runHooks, runHooksWarning } from "../hooks.ts";
+import { cgroupPathFor } from "../cgroups/hierarchy.ts";
+import {
+  applyPid,
+  cgroupPids,
+  type CgroupRecord,
+  createCgroup,
+  destroyCgroup,
+  isFrozen,
+  setResources,
+  signalAll,
+  thaw,
+} from "../cgroups/manager.ts";
+import { containerDeviceRules } from "../cgroups/resources.ts";
 import {
   type ContainerState,
   createStateEntry,
@@ -98,6 +111,8 @@ export function exitCodeOf(status: number): number {
 
 interface Namespaces {
   flags: number;
+  /** Namespaces the child unshares after the go byte: the cgroup one, once it is in its cgroup. */
+  unshareAfterGo: number;
   /** fds the child joins (user first). */
   childFds: number[];
   childNames: string[];
@@ -107,14 +122,17 @@ interface Namespaces {
 }
 
 function openNamespaces(spec: Spec): Namespaces {
-  const ns: Namespaces = { flags: 0, childFds: [], childNames: [], pidFd: null, all: [] };
+  const ns: Namespaces = { flags: 0, unshareAfterGo: 0, childFds: [], childNames: [], pidFd: null, all: [] };
   const sorted = [...(spec.linux?.namespaces ?? [])].sort((a, b) =>
     Number(b.type === "user") - Number(a.type === "user")
   );
   try {
     for (const n of sorted) {
       if (!n.path) {
-        ns.flags |= NAMESPACE_FLAGS[n.type];
+        // A cgroup namespace's root is the cgroup its first process is in when it is made: made
+        // after the parent has put the child in the container's cgroup, that is the container's.
+        if (n.type === "cgroup") ns.unshareAfterGo |= K.CLONE_NEWCGROUP;
+        else ns.flags |= NAMESPACE_FLAGS[n.type];
         continue;
       }
       let fd: number;
@@ -195,7 +213,13 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   let pid = -1;
   const toClose: number[] = [];
   let parentSock = -1;
+  let cgroup: CgroupRecord | null = null;
   try {
+    writeState(opts.root, stored);
+    // Made before the clone and recorded at once, so that a failure anywhere removes it.
+    cgroup = createCgroup(cgroupPathFor(prepared.spec.linux?.cgroupsPath, opts.id));
+    stored.cgroup = cgroup;
+    stored.resources = prepared.spec.linux?.resources ?? {};
     writeState(opts.root, stored);
     const ns = openNamespaces(prepared.spec);
     toClose.push(...ns.all);
@@ -228,6 +252,7 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
         path: cmd.path,
         argv: cmd.argv,
         env,
+        unshareAfterGo: ns.unshareAfterGo,
       });
     } finally {
       if (restorePid >= 0) {
@@ -240,11 +265,22 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
     for (const fd of [childSock, goRead, errWrite]) close(fd);
     toClose.splice(0, toClose.length, ...ns.all, goWrite, errRead);
 
-    // uid/gid maps and cgroups go here, before the child may exec.
+    // The child waits for the go byte: in its cgroup, limited, before it runs anything.
+    applyPid(cgroup, pid);
+    const resources = prepared.spec.linux?.resources ?? {};
+    setResources(
+      cgroup,
+      resources,
+      containerDeviceRules(resources, prepared.spec.linux?.devices),
+      (m) => opts.log.warn(m),
+    );
+    t.push(["cgroup", now()]);
     writeAll(goWrite, new Uint8Array([1]));
     const report = new Uint8Array(12);
     const n = Number(libc.read(errRead, report, BigInt(report.length)));
-    if (n === 12) throw new DruntimeError(describeChildFailure(report, ns.childNames, cmd.path));
+    if (n === 12) {
+      throw new DruntimeError(describeChildFailure(report, ns.childNames, cmd.path, ns.unshareAfterGo));
+    }
     t.push(["childExec", now()]);
 
     stored.pid = pid;
@@ -293,6 +329,14 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   } catch (e) {
     if (pid > 0) killAndWait(pid);
     if (parentSock >= 0) libc.close(parentSock);
+    if (cgroup !== null) {
+      try {
+        if (pid > 0) signalAll(cgroup, K.SIGKILL);
+        destroyCgroup(cgroup);
+      } catch (err) {
+        opts.log.warn(err instanceof Error ? err.message : String(err));
+      }
+    }
     // The container is destroyed: poststop hooks run as for a delete (the OCI lifecycle).
     await runHooksWarning("poststop", hooks, { ...stored, status: "stopped" }, opts.log);
     removeStateEntry(opts.root, opts.id);
@@ -448,7 +492,10 @@ export async function kill(root: string, id: string, signal: number, all = false
   validateContainerId(id);
   await withLock(root, id, () => {
     const { stored, state } = currentState(root, id);
-    if (state.status === "stopped") throw new DruntimeError(`container "${id}" is not running`);
+    // --all still reaches what a stopped container's init left in its cgroup.
+    const leftovers = all && stored.cgroup !== undefined && cgroupPids(stored.cgroup).length > 0;
+    if (state.status === "stopped" && !leftovers) throw new DruntimeError(`container "${id}" is not running`);
+    if (all && stored.cgroup) return signalAll(stored.cgroup, signal);
     for (const pid of all ? containerPids(stored) : [stored.pid]) {
       if (libc.kill(pid, signal) === -1 && pid === stored.pid) {
         check("kill", [pid, signal], -1);
@@ -469,10 +516,15 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
         );
       }
     }
-    if (initAlive(stored)) {
+    if (stored.cgroup) {
+      signalAll(stored.cgroup, K.SIGKILL);
+      // A frozen process takes its SIGKILL only once thawed.
+      if (isFrozen(stored.cgroup)) thaw(stored.cgroup);
+    } else if (initAlive(stored)) {
       for (const pid of containerPids(stored)) if (pid !== stored.pid) libc.kill(pid, K.SIGKILL);
-      killAndWait(stored.pid, stored.initStartTime);
     }
+    if (initAlive(stored)) killAndWait(stored.pid, stored.initStartTime);
+    if (stored.cgroup) destroyCgroup(stored.cgroup);
     await runHooksWarning("poststop", stored.hooks, { ...state, pid: stored.pid, status: "stopped" }, log);
     removeStateEntry(root, id);
   });

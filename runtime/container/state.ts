@@ -9,7 +9,8 @@
  */
 import { DruntimeError } from "../errors.ts";
 import { validateContainerId } from "../spec/validate.ts";
-import type { Hooks } from "../spec/types.ts";
+import type { Hooks, Resources } from "../spec/types.ts";
+import { type CgroupRecord, isFrozen } from "../cgroups/manager.ts";
 import { join } from "node:path";
 
 export const DEFAULT_STATE_ROOT = "/run/druntime";
@@ -37,6 +38,10 @@ export interface StoredState extends ContainerState {
   creatorPid: number;
   /** The hooks later commands run: poststart by start, poststop by delete. */
   hooks?: Hooks;
+  /** The container's cgroup, once made. */
+  cgroup?: CgroupRecord;
+  /** linux.resources as applied (create, then each update merged in). */
+  resources?: Resources;
 }
 
 export function stateDir(root: string, id: string): string {
@@ -139,6 +144,7 @@ export function liveStatus(root: string, state: StoredState): Status {
   if (state.pid === 0) return processStartTime(state.creatorPid) !== null ? "creating" : "stopped";
   if (!initAlive(state)) return "stopped";
   if (exists(startSocketPath(root, state.id))) return "created";
+  if (state.cgroup && isFrozen(state.cgroup)) return "paused";
   return "running";
 }
 

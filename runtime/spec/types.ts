@@ -118,7 +118,7 @@ export interface Linux {
   timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
   devices?: Device[];
   cgroupsPath?: string;
-  resources?: Record<string, unknown>;
+  resources?: Resources;
   rootfsPropagation?: string;
   seccomp?: Record<string, unknown>;
   sysctl?: Record<string, string>;
@@ -128,6 +128,92 @@ export interface Linux {
   intelRdt?: Record<string, unknown>;
   personality?: { domain: string; flags?: string[] };
   memoryPolicy?: Record<string, unknown>;
+}
+
+/** linux.resources.devices: the device cgroup's rules; the last that matches wins. */
+export interface DeviceCgroupRule {
+  allow: boolean;
+  /** "a" (all, the default), "b" or "c". */
+  type?: "a" | "b" | "c";
+  /** -1 or absent: any. */
+  major?: number;
+  minor?: number;
+  /** A subset of "rwm"; absent: "rwm". */
+  access?: string;
+}
+
+export interface MemoryResources {
+  limit?: number;
+  reservation?: number;
+  /** memory + swap, as cgroup v1's memsw: not swap alone. */
+  swap?: number;
+  kernel?: number;
+  kernelTCP?: number;
+  swappiness?: number;
+  disableOOMKiller?: boolean;
+  useHierarchy?: boolean;
+  checkBeforeUpdate?: boolean;
+}
+
+export interface CpuResources {
+  shares?: number;
+  quota?: number;
+  burst?: number;
+  period?: number;
+  realtimeRuntime?: number;
+  realtimePeriod?: number;
+  cpus?: string;
+  mems?: string;
+  idle?: number;
+}
+
+export interface BlockIODevice {
+  major: number;
+  minor: number;
+}
+
+export interface BlockIOWeightDevice extends BlockIODevice {
+  weight?: number;
+  leafWeight?: number;
+}
+
+export interface BlockIOThrottleDevice extends BlockIODevice {
+  rate: number;
+}
+
+export interface BlockIOResources {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: BlockIOWeightDevice[];
+  throttleReadBpsDevice?: BlockIOThrottleDevice[];
+  throttleWriteBpsDevice?: BlockIOThrottleDevice[];
+  throttleReadIOPSDevice?: BlockIOThrottleDevice[];
+  throttleWriteIOPSDevice?: BlockIOThrottleDevice[];
+}
+
+export interface HugepageLimit {
+  /** "2MB", "1GB", ... as in hugetlb.<size>.* file names. */
+  pageSize: string;
+  limit: number;
+}
+
+export interface NetworkResources {
+  classID?: number;
+  priorities?: { name: string; priority: number }[];
+}
+
+/** linux.resources: what the container's cgroup limits. */
+export interface Resources {
+  devices?: DeviceCgroupRule[];
+  memory?: MemoryResources;
+  cpu?: CpuResources;
+  pids?: { limit: number };
+  blockIO?: BlockIOResources;
+  hugepageLimits?: HugepageLimit[];
+  network?: NetworkResources;
+  rdma?: Record<string, { hcaHandles?: number; hcaObjects?: number }>;
+  /** cgroup v2 files by name, written as they are. */
+  unified?: Record<string, string>;
 }
 
 /** The OCI state of a container, as `state` prints it and hooks read it on stdin. */

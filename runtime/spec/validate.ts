@@ -8,7 +8,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, type ConfigProblem, DruntimeError } from "../errors.ts";
 import { describeUnknownMountOption, parseMountOptions, parsePropagation } from "./mount_options.ts";
-import { type Hooks, NAMESPACE_TYPES, type Spec } from "./types.ts";
+import { type Hooks, NAMESPACE_TYPES, type Resources, type Spec } from "./types.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -50,8 +50,6 @@ const NOT_APPLIED_YET: readonly NotAppliedYet[] = [
   },
   { path: "linux.seccomp", present: (s) => s.linux?.seccomp !== undefined },
   { path: "linux.sysctl", present: (s) => Object.keys(s.linux?.sysctl ?? {}).length > 0 },
-  { path: "linux.resources", present: (s) => s.linux?.resources !== undefined },
-  { path: "linux.cgroupsPath", present: (s) => !!s.linux?.cgroupsPath },
   { path: "linux.intelRdt", present: (s) => s.linux?.intelRdt !== undefined },
   { path: "linux.personality", present: (s) => s.linux?.personality !== undefined },
   { path: "linux.mountLabel", present: (s) => !!s.linux?.mountLabel },
@@ -340,6 +338,153 @@ function checkDevices(c: Checker, value: unknown): void {
   });
 }
 
+function checkCgroupsPath(c: Checker, value: unknown): void {
+  const path = c.string("linux.cgroupsPath", value);
+  if (path === undefined) return;
+  if (/^[^/]*:[^/]*:[^/]*$/.test(path) && path.includes(":")) {
+    c.add(
+      "linux.cgroupsPath",
+      `${quote(path)} is a systemd slice:prefix:name path; the systemd cgroup driver is not supported yet`,
+    );
+  } else if (path.split("/").some((part) => part === "..")) {
+    c.add("linux.cgroupsPath", `must not contain "..", got ${quote(path)}`);
+  }
+}
+
+const CPU_LIST = /^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+const INT64_MAX = Number.MAX_SAFE_INTEGER;
+
+function checkResources(c: Checker, value: unknown): void {
+  const r = c.object("linux.resources", value);
+  if (r === undefined) return;
+  const at = (field: string) => `linux.resources.${field}`;
+  c.array(at("devices"), r.devices)?.forEach((item, i) => {
+    const p = `${at("devices")}[${i}]`;
+    const rule = c.object(p, item);
+    if (rule === undefined) return;
+    if (rule.allow === undefined) c.add(`${p}.allow`, "is required");
+    c.boolean(`${p}.allow`, rule.allow);
+    const type = c.string(`${p}.type`, rule.type);
+    if (type !== undefined && !["a", "b", "c"].includes(type)) {
+      c.add(`${p}.type`, `must be "a", "b" or "c", got ${quote(type)}`);
+    }
+    c.integer(`${p}.major`, rule.major, { min: -1, max: UINT32_MAX });
+    c.integer(`${p}.minor`, rule.minor, { min: -1, max: UINT32_MAX });
+    const access = c.string(`${p}.access`, rule.access);
+    if (access !== undefined && !/^[rwm]*$/.test(access)) {
+      c.add(`${p}.access`, `must be made of r, w and m, got ${quote(access)}`);
+    }
+  });
+  const memory = c.object(at("memory"), r.memory);
+  if (memory !== undefined) {
+    for (const f of ["limit", "reservation", "swap", "kernel", "kernelTCP"]) {
+      c.integer(at(`memory.${f}`), memory[f], { min: -1, max: INT64_MAX });
+    }
+    c.integer(at("memory.swappiness"), memory.swappiness, { min: 0, max: 100 });
+    for (const f of ["disableOOMKiller", "useHierarchy", "checkBeforeUpdate"]) {
+      c.boolean(at(`memory.${f}`), memory[f]);
+    }
+    const limit = memory.limit, swap = memory.swap;
+    if (typeof limit === "number" && typeof swap === "number" && limit > 0 && swap > 0 && swap < limit) {
+      c.add(
+        at("memory.swap"),
+        `is memory plus swap and must be at least memory.limit (${limit}), got ${swap}`,
+      );
+    }
+  }
+  const cpu = c.object(at("cpu"), r.cpu);
+  if (cpu !== undefined) {
+    c.integer(at("cpu.shares"), cpu.shares, { min: 0, max: 262144 });
+    c.integer(at("cpu.quota"), cpu.quota, { min: -1, max: INT64_MAX });
+    c.integer(at("cpu.burst"), cpu.burst, { min: 0, max: INT64_MAX });
+    c.integer(at("cpu.period"), cpu.period, { min: 0, max: 1_000_000 });
+    c.integer(at("cpu.realtimeRuntime"), cpu.realtimeRuntime, { min: -1, max: INT64_MAX });
+    c.integer(at("cpu.realtimePeriod"), cpu.realtimePeriod, { min: 0, max: INT64_MAX });
+    c.integer(at("cpu.idle"), cpu.idle, { min: 0, max: 1 });
+    for (const f of ["cpus", "mems"]) {
+      const list = c.string(at(`cpu.${f}`), cpu[f]);
+      if (list !== undefined && !CPU_LIST.test(list)) {
+        c.add(at(`cpu.${f}`), `must be a list such as "0-3,6", got ${quote(list)}`);
+      }
+    }
+  }
+  const pids = c.object(at("pids"), r.pids);
+  if (pids !== undefined) {
+    c.integer(at("pids.limit"), pids.limit, { required: true, min: -1, max: INT64_MAX });
+  }
+  const blkio = c.object(at("blockIO"), r.blockIO);
+  if (blkio !== undefined) {
+    for (const f of ["weight", "leafWeight"]) {
+      c.integer(at(`blockIO.${f}`), blkio[f], { min: 0, max: 1000 });
+      const w = blkio[f];
+      if (typeof w === "number" && w > 0 && w < 10) {
+        c.add(at(`blockIO.${f}`), `must be 0 or 10 to 1000, got ${w}`);
+      }
+    }
+    c.array(at("blockIO.weightDevice"), blkio.weightDevice)?.forEach((item, i) => {
+      const p = at(`blockIO.weightDevice[${i}]`);
+      const d = c.object(p, item);
+      if (d === undefined) return;
+      c.integer(`${p}.major`, d.major, { required: true, min: 0, max: UINT32_MAX });
+      c.integer(`${p}.minor`, d.minor, { required: true, min: 0, max: UINT32_MAX });
+      c.integer(`${p}.weight`, d.weight, { min: 10, max: 1000 });
+      c.integer(`${p}.leafWeight`, d.leafWeight, { min: 10, max: 1000 });
+    });
+    for (
+      const f of [
+        "throttleReadBpsDevice",
+        "throttleWriteBpsDevice",
+        "throttleReadIOPSDevice",
+        "throttleWriteIOPSDevice",
+      ]
+    ) {
+      c.array(at(`blockIO.${f}`), blkio[f])?.forEach((item, i) => {
+        const p = at(`blockIO.${f}[${i}]`);
+        const d = c.object(p, item);
+        if (d === undefined) return;
+        c.integer(`${p}.major`, d.major, { required: true, min: 0, max: UINT32_MAX });
+        c.integer(`${p}.minor`, d.minor, { required: true, min: 0, max: UINT32_MAX });
+        c.integer(`${p}.rate`, d.rate, { required: true, min: 0, max: INT64_MAX });
+      });
+    }
+  }
+  c.array(at("hugepageLimits"), r.hugepageLimits)?.forEach((item, i) => {
+    const p = at(`hugepageLimits[${i}]`);
+    const h = c.object(p, item);
+    if (h === undefined) return;
+    const size = c.string(`${p}.pageSize`, h.pageSize, true);
+    if (size !== undefined && !/^\d+[KMG]B$/.test(size)) {
+      c.add(`${p}.pageSize`, `must be a size such as "2MB" or "1GB", got ${quote(size)}`);
+    }
+    c.integer(`${p}.limit`, h.limit, { required: true, min: 0, max: INT64_MAX });
+  });
+  const network = c.object(at("network"), r.network);
+  if (network !== undefined) {
+    c.integer(at("network.classID"), network.classID, { min: 0, max: UINT32_MAX });
+    c.array(at("network.priorities"), network.priorities)?.forEach((item, i) => {
+      const p = at(`network.priorities[${i}]`);
+      const prio = c.object(p, item);
+      if (prio === undefined) return;
+      c.string(`${p}.name`, prio.name, true);
+      c.integer(`${p}.priority`, prio.priority, { required: true, min: 0, max: UINT32_MAX });
+    });
+  }
+  if (r.rdma !== undefined && Object.keys(c.object(at("rdma"), r.rdma) ?? {}).length > 0) {
+    c.add(at("rdma"), "the rdma controller is not supported yet");
+  }
+  const unified = c.object(at("unified"), r.unified);
+  if (unified !== undefined) {
+    for (const [key, v] of Object.entries(unified)) {
+      if (typeof v !== "string") c.add(at(`unified.${key}`), `must be a string, got ${quote(v)}`);
+      if (key.includes("/") || key.startsWith(".") || !key.includes(".")) {
+        c.add(at(`unified.${key}`), `is not a cgroup v2 file name such as "memory.high"`);
+      } else if (key.startsWith("cgroup.") && !["cgroup.max.depth", "cgroup.max.descendants"].includes(key)) {
+        c.add(at(`unified.${key}`), "cgroup.* files are druntime's to manage");
+      }
+    }
+  }
+}
+
 function checkLinux(c: Checker, value: unknown): Set<string> {
   const linux = c.object("linux", value);
   if (linux === undefined) return new Set();
@@ -353,8 +498,8 @@ function checkLinux(c: Checker, value: unknown): Set<string> {
   if (linux.timeOffsets !== undefined) c.add("linux.timeOffsets", "time namespaces are not supported yet");
 
   checkDevices(c, linux.devices);
-  c.string("linux.cgroupsPath", linux.cgroupsPath);
-  c.object("linux.resources", linux.resources);
+  checkCgroupsPath(c, linux.cgroupsPath);
+  checkResources(c, linux.resources);
   const propagation = c.string("linux.rootfsPropagation", linux.rootfsPropagation);
   if (propagation !== undefined && parsePropagation(propagation) === undefined) {
     c.add(
@@ -440,6 +585,18 @@ export function validateSpec(raw: unknown): { spec: Spec; warnings: string[] } {
   if (problems.length > 0) throw new ConfigError(problems);
   const spec = doc as Spec;
   return { spec, warnings: specWarnings(spec) };
+}
+
+/**
+ * Validates a linux.resources object alone (what `update --resources` reads); the problems
+ * name the same JSON paths as in a config.
+ */
+export function validateResources(raw: unknown): Resources {
+  const c = new Checker();
+  const doc = withoutNulls(raw);
+  checkResources(c, doc);
+  if (c.problems.length > 0) throw new ConfigError(c.problems);
+  return doc as Resources;
 }
 
 /** Throws a DruntimeError unless `id` is usable as a container id (and so as a file name). */

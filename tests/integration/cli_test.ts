@@ -7,26 +7,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { validateSpec } from "../../runtime/spec/validate.ts";
 import type { Spec } from "../../runtime/spec/types.ts";
+import { errorLines, exists, uniqueId } from "../fixtures/containers.ts";
+import { STAGE_ORDER } from "../fixtures/defaults.ts";
 import { druntime, hostMounts, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-const STAGES = [
-  "prepareRoot",
-  "mountToRootfs",
-  "createDevices",
-  "setupPtmx",
-  "setupDevSymlinks",
-  "pivotRoot",
-  "finalizeRootfs",
-  "process",
-];
-
-function uniqueId(name: string): string {
-  return `cli-${name}-${crypto.randomUUID().slice(0, 8)}`;
-}
 
 /** A temp dir for fn, removed in `finally`. */
 async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
@@ -41,21 +28,6 @@ async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): 
 /** A state root path that does not exist yet (inside `dir`). */
 function stateRoot(dir: string): string {
   return join(dir, "state");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/** Non-empty stderr lines that are not warnings. */
-function errorLines(stderr: string): string[] {
-  return stderr.split("\n").filter((l) => l !== "" && !l.startsWith("druntime: warning: "));
 }
 
 function assertUsage(text: string, ...words: string[]): void {
@@ -215,11 +187,19 @@ Deno.test("cli: run --dry-run prints the stages in order and creates nothing", a
     await makeBundle({ dir: bundle, args: ["sh", "-c", "echo hi"] });
     const root = stateRoot(dir);
     const mountsBefore = await hostMounts();
-    const r = await druntime(["--root", root, "run", "--dry-run", "--bundle", bundle, uniqueId("dry")]);
+    const r = await druntime([
+      "--root",
+      root,
+      "run",
+      "--dry-run",
+      "--bundle",
+      bundle,
+      uniqueId("cli", "dry"),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(errorLines(r.stderr), []);
     assert.ok(r.stdout.startsWith(`rootfs ${bundle}/rootfs\n`), r.stdout);
-    assert.deepEqual(textStages(r.stdout), STAGES);
+    assert.deepEqual(textStages(r.stdout), STAGE_ORDER);
     // Steps are numbered 1, 2, 3... across stages.
     const numbers = r.stdout.split("\n").map((l) => /^\s+(\d+)\. /.exec(l)?.[1]).filter((n) =>
       n !== undefined
@@ -247,12 +227,12 @@ Deno.test("cli: run --dry-run --format json prints the plan as JSON", async () =
       "json",
       "--bundle",
       bundle,
-      uniqueId("dryjson"),
+      uniqueId("cli", "dryjson"),
     ]);
     assert.equal(r.code, 0, r.stderr);
     const plan = JSON.parse(r.stdout);
     assert.equal(plan.rootfs, join(bundle, "rootfs"));
-    assert.deepEqual(plan.stages.map((s: { name: string }) => s.name), STAGES);
+    assert.deepEqual(plan.stages.map((s: { name: string }) => s.name), STAGE_ORDER);
     for (const stage of plan.stages) {
       assert.ok(Array.isArray(stage.steps) && stage.steps.length > 0, `${stage.name} has steps`);
       for (const step of stage.steps) assert.equal(typeof step.op, "string");
@@ -277,7 +257,7 @@ Deno.test("cli: run --format without --dry-run, and an unknown --format, are ref
       "json",
       "--bundle",
       bundle,
-      uniqueId("f"),
+      uniqueId("cli", "f"),
     ]);
     assert.equal(alone.code, 1);
     assert.match(alone.stderr, /--format goes with --dry-run/);
@@ -290,7 +270,7 @@ Deno.test("cli: run --format without --dry-run, and an unknown --format, are ref
       "yaml",
       "--bundle",
       bundle,
-      uniqueId("f"),
+      uniqueId("cli", "f"),
     ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--format must be text or json, not "yaml"/);
@@ -313,7 +293,7 @@ Deno.test("cli: run --dry-run on bad input fails as run does", async (t) => {
         const bundle = join(dir, "bundle");
         await makeBundle({ dir: bundle, args: ["true"], mutate });
         const root = stateRoot(dir);
-        const id = uniqueId("bad");
+        const id = uniqueId("cli", "bad");
         const dry = await druntime(["--root", root, "run", "--dry-run", "--bundle", bundle, id]);
         const real = await druntime(["--root", root, "run", "--bundle", bundle, id]);
         assert.equal(dry.code, 1);
@@ -382,7 +362,7 @@ Deno.test("cli: --log also gets warnings, and appends", async () => {
       "--dry-run",
       "--bundle",
       bundle,
-      uniqueId("l"),
+      uniqueId("cli", "l"),
     ];
     const r = await druntime(args);
     assert.equal(r.code, 0, r.stderr);
@@ -467,7 +447,7 @@ async function runAsIs(
   stdin?: string,
 ): Promise<{ stdout: string; stderr: string }> {
   const root = stateRoot(dir);
-  const r = await druntime(["--root", root, "run", "--bundle", bundle, uniqueId(name)], { stdin });
+  const r = await druntime(["--root", root, "run", "--bundle", bundle, uniqueId("cli", name)], { stdin });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(errorLines(r.stderr), [], "warnings only");
   assert.deepEqual([...Deno.readDirSync(root)], [], "no state entry left");

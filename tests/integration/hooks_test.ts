@@ -11,21 +11,22 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Hook, Hooks, Spec } from "../../runtime/spec/types.ts";
-import { hostMounts, MAIN_TS, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
+import {
+  assertNothingLeft,
+  type Container,
+  druntimeDetached,
+  errorsOf,
+  uniqueId,
+  warningsOf,
+} from "../fixtures/containers.ts";
+import { makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
 /** One container's world: a unique id, its own state root, bundle and hook output directory. */
-interface Ctx {
-  id: string;
-  /** The state root (--root), an empty temp dir. */
-  root: string;
-  /** The bundle directory (real path). */
-  bundle: string;
-  /** bundle/rootfs */
-  rootfs: string;
+interface Ctx extends Container {
   /** bundle/hooks: the host-side hook scripts and everything hooks write (on the host). */
   out: string;
 }
@@ -39,10 +40,6 @@ const RECORD = "record.sh";
 const HOST_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const ANNOTATIONS = { "org.example.hooks": "yes", "org.example.other": "a=b c" };
-
-function uniqueId(name: string): string {
-  return `hooks-${name.replace(/[^A-Za-z0-9]+/g, "-").slice(0, 40)}-${crypto.randomUUID().slice(0, 8)}`;
-}
 
 async function writeScript(path: string, body: string): Promise<void> {
   await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`);
@@ -86,12 +83,36 @@ function recordAll(ctx: Ctx): Hooks {
   };
 }
 
+/** The labels recordAll's hooks record, in the lifecycle's order. */
+const RECORD_ALL_ORDER = [
+  "prestart",
+  "prestart.1",
+  "createRuntime",
+  "createContainer",
+  "startContainer",
+  "poststart",
+  "poststop",
+];
+
+/** RECORD_ALL_ORDER up to and including `label`: what has run once that kind has. */
+function recordedUpTo(label: string): string[] {
+  const i = RECORD_ALL_ORDER.indexOf(label);
+  if (i < 0) throw new Error(`recordAll records no ${label}`);
+  return RECORD_ALL_ORDER.slice(0, i + 1);
+}
+
 /** Bind-mounts ctx.out at /hookout so that hooks inside the container write to the host. */
 function mountOut(ctx: Ctx, spec: Spec): void {
   spec.mounts = [
     ...(spec.mounts ?? []),
     { destination: OUT_IN_CONTAINER, type: "bind", source: ctx.out, options: ["rbind", "rw"] },
   ];
+}
+
+/** A config edit: every kind records (recordAll), with ctx.out mounted for startContainer. */
+function recordAllMounted(spec: Spec, ctx: Ctx): void {
+  spec.hooks = recordAll(ctx);
+  mountOut(ctx, spec);
 }
 
 /**
@@ -106,7 +127,7 @@ async function withBundle(
   const root = await Deno.makeTempDir({ prefix: "druntime-state-" });
   const bundle = await Deno.realPath(await Deno.makeTempDir({ prefix: "druntime-bundle-" }));
   const ctx: Ctx = {
-    id: uniqueId(name),
+    id: uniqueId("hooks", name),
     root,
     bundle,
     rootfs: join(bundle, "rootfs"),
@@ -128,76 +149,32 @@ async function withBundle(
   }
 }
 
+/** How long one druntime command may run here before the test fails. */
 const DRUNTIME_TIMEOUT_MS = 20_000;
 
 /**
- * `druntime --root <ctx.root> ...args`, its stdout and stderr going to files: a created
- * container's init inherits them, so pipes would not reach EOF until the container is gone.
+ * `druntime --root <ctx.root> ...args`, detached from the test's pipes (a created container's
+ * init inherits druntime's stdout and stderr; see druntimeDetached).
  */
-async function dr(ctx: Ctx, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "druntime-hooks-io-" });
-  try {
-    const [stdout, stderr] = [join(dir, "stdout"), join(dir, "stderr")];
-    const child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        'o=$1 e=$2; shift 2; exec "$@" >"$o" 2>"$e" </dev/null',
-        "sh",
-        stdout,
-        stderr,
-        Deno.execPath(),
-        "run",
-        "-A",
-        MAIN_TS,
-        "--root",
-        ctx.root,
-        ...args,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    // A hang fails the test instead of stalling the suite.
-    let hung = false;
-    const watchdog = setTimeout(() => {
-      hung = true;
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }, DRUNTIME_TIMEOUT_MS);
-    const out = await child.status.finally(() => clearTimeout(watchdog));
-    if (hung) {
-      throw new Error(`druntime ${args.join(" ")}: no exit after ${DRUNTIME_TIMEOUT_MS} ms`);
-    }
-    return {
-      code: out.code,
-      stdout: await Deno.readTextFile(stdout),
-      stderr: await Deno.readTextFile(stderr),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+async function dr(ctx: Ctx, ...args: string[]) {
+  return await druntimeDetached(["--root", ctx.root, ...args], DRUNTIME_TIMEOUT_MS);
 }
 
-/** stderr without druntime's warnings. */
-function errorsOf(stderr: string): string {
-  return stderr.split("\n").filter((l) => l !== "" && !l.startsWith("druntime: warning: ")).join("\n");
+/** dr, asserting exit 0. */
+async function drOk(ctx: Ctx, ...args: string[]) {
+  const r = await dr(ctx, ...args);
+  assert.equal(r.code, 0, r.stderr);
+  return r;
 }
 
-/** druntime's warning lines. */
-function warningsOf(stderr: string): string[] {
-  return stderr.split("\n").filter((l) => l.startsWith("druntime: warning: "));
+/** `create` of ctx's container (detached, see dr). */
+async function create(ctx: Ctx) {
+  return await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
 }
 
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
+/** create, asserting exit 0. */
+async function mustCreate(ctx: Ctx) {
+  return await drOk(ctx, "create", "--bundle", ctx.bundle, ctx.id);
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -240,38 +217,6 @@ async function stateOf(ctx: Ctx): Promise<{ status: string; pid: number; ociVers
   return JSON.parse(r.stdout);
 }
 
-/**
- * Pids of processes that use the bundle: their root directory is in it (a chroot), or their
- * mount table (in another mount namespace: a container after pivot_root) mentions it.
- */
-async function processesUsing(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const ownMountNs = await Deno.readLink("/proc/self/ns/mnt");
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const root = await Deno.readLink(`/proc/${e.name}/root`);
-      if (root === dir || root.startsWith(`${dir}/`)) {
-        found.push(e.name);
-      } else if (await Deno.readLink(`/proc/${e.name}/ns/mnt`) !== ownMountNs) {
-        const mountinfo = await Deno.readTextFile(`/proc/${e.name}/mountinfo`);
-        if (mountinfo.includes(`${dir}/`)) found.push(e.name);
-      }
-    } catch {
-      // gone, or a kernel thread
-    }
-  }
-  return found;
-}
-
-/** No state entry under the root, no host mount mentioning the bundle, no process inside it. */
-async function assertNothingLeft(ctx: Ctx): Promise<void> {
-  assert.deepEqual(await listDir(ctx.root), [], `state entries left under ${ctx.root}`);
-  const mounts = (await hostMounts()).split("\n").filter((l) => l.includes(ctx.bundle));
-  assert.deepEqual(mounts, [], "host mounts left that mention the bundle");
-  assert.deepEqual(await processesUsing(ctx.bundle), [], "processes left that use the bundle");
-}
-
 /** A host script that says `message` on stderr and exits with `code`. */
 async function failingHook(ctx: Ctx, name: string, code: number, message: string): Promise<string> {
   const path = join(ctx.out, name);
@@ -292,43 +237,20 @@ Deno.test({
   name: "hooks: every kind runs once, in the lifecycle's order (create, start, delete)",
   ...rootOnly("hooks: every kind runs once, in the lifecycle's order (create, start, delete)"),
   async fn() {
-    await withBundle("order", {
-      mutate: (spec, ctx) => {
-        spec.hooks = recordAll(ctx);
-        mountOut(ctx, spec);
-      },
-    }, async (ctx) => {
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+    await withBundle("order", { mutate: recordAllMounted }, async (ctx) => {
+      const created = await mustCreate(ctx);
       assert.equal(errorsOf(created.stderr), "");
-      assert.deepEqual(await order(ctx), ["prestart", "prestart.1", "createRuntime", "createContainer"]);
+      assert.deepEqual(await order(ctx), recordedUpTo("createContainer"));
       assert.equal((await stateOf(ctx)).status, "created");
 
-      const started = await dr(ctx, "start", ctx.id);
-      assert.equal(started.code, 0, started.stderr);
+      const started = await drOk(ctx, "start", ctx.id);
       assert.equal(errorsOf(started.stderr), "");
-      assert.deepEqual(await order(ctx), [
-        "prestart",
-        "prestart.1",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-      ]);
+      assert.deepEqual(await order(ctx), recordedUpTo("poststart"));
       assert.equal((await stateOf(ctx)).status, "running");
 
-      const deleted = await dr(ctx, "delete", "--force", ctx.id);
-      assert.equal(deleted.code, 0, deleted.stderr);
+      const deleted = await drOk(ctx, "delete", "--force", ctx.id);
       assert.equal(errorsOf(deleted.stderr), "");
-      assert.deepEqual(await order(ctx), [
-        "prestart",
-        "prestart.1",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-      ]);
+      assert.deepEqual(await order(ctx), RECORD_ALL_ORDER);
       await assertNothingLeft(ctx);
     });
   },
@@ -340,13 +262,11 @@ Deno.test({
   async fn() {
     await withBundle("stdin", {
       mutate: (spec, ctx) => {
-        spec.hooks = recordAll(ctx);
+        recordAllMounted(spec, ctx);
         spec.annotations = { ...ANNOTATIONS };
-        mountOut(ctx, spec);
       },
     }, async (ctx) => {
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+      await mustCreate(ctx);
       const { pid, ociVersion } = await stateOf(ctx);
       assert.ok(pid > 0, `pid ${pid}`);
       const expect = (label: string, status: string, s: HookState) => {
@@ -361,15 +281,13 @@ Deno.test({
         expect(label, "creating", await stdinOf(ctx, label));
       }
 
-      const started = await dr(ctx, "start", ctx.id);
-      assert.equal(started.code, 0, started.stderr);
+      await drOk(ctx, "start", ctx.id);
       const startContainer = await stdinOf(ctx, "startContainer");
       // The status is checked in its own test below (OCI: the program has not run yet).
       expect("startContainer", startContainer.status, startContainer);
       expect("poststart", "running", await stdinOf(ctx, "poststart"));
 
-      const deleted = await dr(ctx, "delete", "--force", ctx.id);
-      assert.equal(deleted.code, 0, deleted.stderr);
+      await drOk(ctx, "delete", "--force", ctx.id);
       expect("poststop", "stopped", await stdinOf(ctx, "poststop"));
     });
   },
@@ -385,10 +303,8 @@ Deno.test({
         mountOut(ctx, spec);
       },
     }, async (ctx) => {
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
-      const started = await dr(ctx, "start", ctx.id);
-      assert.equal(started.code, 0, started.stderr);
+      await mustCreate(ctx);
+      await drOk(ctx, "start", ctx.id);
       // runtime-spec: "running: the container process has executed the user-specified program";
       // startContainer hooks run before that, and runc passes specs.StateCreated.
       assert.equal((await stdinOf(ctx, "startContainer")).status, "created");
@@ -400,24 +316,16 @@ Deno.test({
   name: "hooks: runtime-namespace hooks run on the host, container-namespace hooks in the container",
   ...rootOnly("hooks: runtime-namespace hooks run on the host, container-namespace hooks in the container"),
   async fn() {
-    await withBundle("namespaces", {
-      mutate: (spec, ctx) => {
-        spec.hooks = recordAll(ctx);
-        mountOut(ctx, spec);
-      },
-    }, async (ctx) => {
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+    await withBundle("namespaces", { mutate: recordAllMounted }, async (ctx) => {
+      await mustCreate(ctx);
       const { pid } = await stateOf(ctx);
       const container = `${await Deno.readLink(`/proc/${pid}/ns/mnt`)} ${await Deno.readLink(
         `/proc/${pid}/ns/pid`,
       )}`;
       const host = `${await Deno.readLink("/proc/self/ns/mnt")} ${await Deno.readLink("/proc/self/ns/pid")}`;
       assert.notEqual(container, host);
-      const started = await dr(ctx, "start", ctx.id);
-      assert.equal(started.code, 0, started.stderr);
-      const deleted = await dr(ctx, "delete", "--force", ctx.id);
-      assert.equal(deleted.code, 0, deleted.stderr);
+      await drOk(ctx, "start", ctx.id);
+      await drOk(ctx, "delete", "--force", ctx.id);
       const nsOf = async (label: string) => (await Deno.readTextFile(join(ctx.out, `${label}.ns`))).trim();
       for (const label of ["prestart", "createRuntime", "poststart", "poststop"]) {
         assert.equal(await nsOf(label), host, `${label} runs in the runtime's namespaces`);
@@ -459,8 +367,7 @@ Deno.test({
         spec.hooks = { prestart: [argvEnvHook(ctx, "/bin/sh", env)] };
       },
     }, async (ctx) => {
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+      await mustCreate(ctx);
       const argv = nulSplit(await Deno.readTextFile(join(ctx.out, "argv")));
       assert.deepEqual(argv.slice(1), ["-c", argvEnvScript(ctx), "arg one", "arg two"]);
       const environ = nulSplit(await Deno.readTextFile(join(ctx.out, "environ")));
@@ -478,8 +385,7 @@ Deno.test({
         spec.hooks = { prestart: [argvEnvHook(ctx, "my-hook-argv0", [HOST_PATH])] };
       },
     }, async (ctx) => {
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+      await mustCreate(ctx);
       const argv = nulSplit(await Deno.readTextFile(join(ctx.out, "argv")));
       assert.equal(argv[0], "my-hook-argv0");
     });
@@ -504,7 +410,7 @@ Deno.test({
       },
     }, async (ctx) => {
       const path = await failingHook(ctx, "fail.sh", 3, "prestart says no");
-      const r = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
+      const r = await create(ctx);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`hooks\\.prestart\\[0\\] ${path}`));
       assert.match(r.stderr, /exit code 3/);
@@ -533,7 +439,7 @@ Deno.test({
       const path = join(ctx.out, "slow.sh");
       await writeScript(path, `sleep 8\necho late >> "${ctx.out}/late"`);
       const t0 = performance.now();
-      const r = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
+      const r = await create(ctx);
       const took = (performance.now() - t0) / 1000;
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`hooks\\.createRuntime\\[0\\] ${path}`));
@@ -558,7 +464,7 @@ Deno.test({
       },
     }, async (ctx) => {
       const path = await failingHook(ctx, "fail.sh", 5, "createContainer says no");
-      const r = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
+      const r = await create(ctx);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`hooks\\.createContainer\\[0\\] ${path}`));
       assert.match(r.stderr, /exit code 5/);
@@ -585,8 +491,7 @@ Deno.test({
       },
     }, async (ctx) => {
       await writeScript(join(ctx.rootfs, "fail-start.sh"), 'echo "startContainer says no" >&2\nexit 4');
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+      await mustCreate(ctx);
       const r = await dr(ctx, "start", ctx.id);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /hooks\.startContainer\[0\] \/fail-start\.sh/);
@@ -596,8 +501,7 @@ Deno.test({
       const st = await dr(ctx, "state", ctx.id);
       if (st.code === 0) {
         assert.equal(JSON.parse(st.stdout).status, "stopped");
-        const deleted = await dr(ctx, "delete", ctx.id);
-        assert.equal(deleted.code, 0, deleted.stderr);
+        await drOk(ctx, "delete", ctx.id);
       }
       await assertNothingLeft(ctx);
     });
@@ -614,7 +518,7 @@ Deno.test({
       },
     }, async (ctx) => {
       await failingHook(ctx, "fail.sh", 3, "prestart says no");
-      const r = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
+      const r = await create(ctx);
       assert.equal(r.code, 1, r.stderr);
       await assertNothingLeft(ctx);
       assert.deepEqual(await order(ctx), ["poststop"]);
@@ -626,25 +530,33 @@ Deno.test({
 // Failures that are warnings
 // ---------------------------------------------------------------------------------------
 
+/** A config edit: poststart and poststop each a failing hook then a recorder (poststart.1, poststop.1). */
+function failingPostHooks(spec: Spec, ctx: Ctx): void {
+  spec.hooks = {
+    poststart: [failing(ctx, "fail-poststart.sh"), recorder(ctx, "poststart.1")],
+    poststop: [failing(ctx, "fail-poststop.sh"), recorder(ctx, "poststop.1")],
+  };
+}
+
+/** Writes failingPostHooks's two failing scripts (exit 6 and 7); returns their paths. */
+async function writeFailingPostHooks(ctx: Ctx): Promise<{ poststart: string; poststop: string }> {
+  return {
+    poststart: await failingHook(ctx, "fail-poststart.sh", 6, "poststart says no"),
+    poststop: await failingHook(ctx, "fail-poststop.sh", 7, "poststop says no"),
+  };
+}
+
 Deno.test({
   name: "hooks: failing poststart and poststop hooks are warnings; start and delete succeed",
   ...rootOnly("hooks: failing poststart and poststop hooks are warnings; start and delete succeed"),
   async fn() {
     await withBundle("post-warn", {
-      mutate: (spec, ctx) => {
-        spec.hooks = {
-          poststart: [failing(ctx, "fail-poststart.sh"), recorder(ctx, "poststart.1")],
-          poststop: [failing(ctx, "fail-poststop.sh"), recorder(ctx, "poststop.1")],
-        };
-      },
+      mutate: failingPostHooks,
     }, async (ctx) => {
-      const poststart = await failingHook(ctx, "fail-poststart.sh", 6, "poststart says no");
-      const poststop = await failingHook(ctx, "fail-poststop.sh", 7, "poststop says no");
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
+      const { poststart, poststop } = await writeFailingPostHooks(ctx);
+      await mustCreate(ctx);
 
-      const started = await dr(ctx, "start", ctx.id);
-      assert.equal(started.code, 0, started.stderr);
+      const started = await drOk(ctx, "start", ctx.id);
       assert.equal(errorsOf(started.stderr), "");
       const startWarning = warningsOf(started.stderr).find((l) => l.includes("hooks.poststart[0]"));
       assert.ok(startWarning, `a warning names hooks.poststart[0]: ${started.stderr}`);
@@ -653,8 +565,7 @@ Deno.test({
       assert.equal(status, "running");
       assert.ok((await Deno.readTextFile(`/proc/${pid}/cmdline`)).startsWith("sleep\0"), "the process runs");
 
-      const deleted = await dr(ctx, "delete", "--force", ctx.id);
-      assert.equal(deleted.code, 0, deleted.stderr);
+      const deleted = await drOk(ctx, "delete", "--force", ctx.id);
       assert.equal(errorsOf(deleted.stderr), "");
       const stopWarning = warningsOf(deleted.stderr).find((l) => l.includes("hooks.poststop[0]"));
       assert.ok(stopWarning, `a warning names hooks.poststop[0]: ${deleted.stderr}`);
@@ -670,21 +581,12 @@ Deno.test({
   ...rootOnly("hooks: after a failing poststart or poststop hook the remaining hooks of its kind still run"),
   async fn() {
     await withBundle("post-remaining", {
-      mutate: (spec, ctx) => {
-        spec.hooks = {
-          poststart: [failing(ctx, "fail-poststart.sh"), recorder(ctx, "poststart.1")],
-          poststop: [failing(ctx, "fail-poststop.sh"), recorder(ctx, "poststop.1")],
-        };
-      },
+      mutate: failingPostHooks,
     }, async (ctx) => {
-      await failingHook(ctx, "fail-poststart.sh", 6, "poststart says no");
-      await failingHook(ctx, "fail-poststop.sh", 7, "poststop says no");
-      const created = await dr(ctx, "create", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(created.code, 0, created.stderr);
-      const started = await dr(ctx, "start", ctx.id);
-      assert.equal(started.code, 0, started.stderr);
-      const deleted = await dr(ctx, "delete", "--force", ctx.id);
-      assert.equal(deleted.code, 0, deleted.stderr);
+      await writeFailingPostHooks(ctx);
+      await mustCreate(ctx);
+      await drOk(ctx, "start", ctx.id);
+      await drOk(ctx, "delete", "--force", ctx.id);
       // runtime-spec lifecycle steps 9 and 13: "the runtime MUST log a warning, but the
       // remaining hooks and lifecycle continue as if the hook had succeeded".
       assert.deepEqual(await order(ctx), ["poststart.1", "poststop.1"]);
@@ -702,25 +604,13 @@ Deno.test({
   async fn() {
     await withBundle("run", {
       args: ["sh", "-c", `echo process >> ${OUT_IN_CONTAINER}/order`],
-      mutate: (spec, ctx) => {
-        spec.hooks = recordAll(ctx);
-        mountOut(ctx, spec);
-      },
+      mutate: recordAllMounted,
     }, async (ctx) => {
-      const r = await dr(ctx, "run", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(r.code, 0, r.stderr);
+      const r = await drOk(ctx, "run", "--bundle", ctx.bundle, ctx.id);
       assert.equal(errorsOf(r.stderr), "");
       const got = await order(ctx);
       // The process and poststart race (poststart runs once the process has exec'd).
-      assert.deepEqual(got.filter((l) => l !== "process"), [
-        "prestart",
-        "prestart.1",
-        "createRuntime",
-        "createContainer",
-        "startContainer",
-        "poststart",
-        "poststop",
-      ]);
+      assert.deepEqual(got.filter((l) => l !== "process"), RECORD_ALL_ORDER);
       assert.ok(got.indexOf("process") > got.indexOf("startContainer"), got.join(" "));
       assert.ok(got.indexOf("process") < got.indexOf("poststop"), got.join(" "));
       assert.equal((await stdinOf(ctx, "poststop")).status, "stopped");
@@ -739,8 +629,7 @@ Deno.test({
         spec.hooks = { prestart: [recorder(ctx, "prestart")], poststop: [recorder(ctx, "poststop")] };
       },
     }, async (ctx) => {
-      const r = await dr(ctx, "run", "--bundle", ctx.bundle, ctx.id);
-      assert.equal(r.code, 0, r.stderr);
+      const r = await drOk(ctx, "run", "--bundle", ctx.bundle, ctx.id);
       assert.deepEqual(await order(ctx), ["prestart", "poststop"]);
       assert.deepEqual(warningsOf(r.stderr).filter((l) => l.includes("hooks.")), [], r.stderr);
     });

@@ -3,95 +3,37 @@
  * and run --detach. Each test has its own state root, bundles and unique ids, and removes them
  * (`druntime delete --force`, then the temp dirs) in `finally`.
  *
- * A created container's stdio is its creator's, so `create` and `run --detach` run here with
- * stdout to /dev/null and stderr to a temp file (a pipe would stay open as long as the
+ * A created container's stdio is its creator's, so `create` and `run --detach` run here through
+ * druntimeDetached (stdout and stderr to temp files: a pipe would stay open as long as the
  * container runs); containers report through files in their rootfs instead.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ContainerState } from "../../runtime/container/state.ts";
 import type { Spec } from "../../runtime/spec/types.ts";
-import { druntime, hostMounts, MAIN_TS, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
+import {
+  assertNothingLeft,
+  type Container,
+  druntimeDetached,
+  errorsOf,
+  exists,
+  listDir,
+  processesUsing,
+  uniqueId,
+  withoutNamespace,
+} from "../fixtures/containers.ts";
+import { druntime, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------
-// Helpers (uniqueId, errorsOf, listDir, processesUsing and assertNothingLeft are the same as
-// in run_test.ts)
+// Helpers
 // ---------------------------------------------------------------------------------------
 
 /** One container's world: a unique id, its state root and its bundle. */
-interface Ctx {
-  id: string;
-  /** The state root (--root). */
-  root: string;
-  /** The bundle directory (real path). */
-  bundle: string;
-  /** bundle/rootfs */
-  rootfs: string;
-}
+type Ctx = Container;
 
 interface BundleOpts {
   args?: string[];
   mutate?: (spec: Spec) => void;
-}
-
-function uniqueId(name: string): string {
-  return `lc-${name.replace(/[^A-Za-z0-9]+/g, "-").slice(0, 40)}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-/** stderr without druntime's "not applied yet" warnings. */
-function errorsOf(stderr: string): string {
-  return stderr.split("\n").filter((l) => l !== "" && !l.startsWith("druntime: warning: ")).join("\n");
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/**
- * Pids of processes that use the bundle: their root directory is in it (a chroot), or their
- * mount table (in another mount namespace: a container after pivot_root) mentions it.
- */
-async function processesUsing(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const ownMountNs = await Deno.readLink("/proc/self/ns/mnt");
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const root = await Deno.readLink(`/proc/${e.name}/root`);
-      if (root === dir || root.startsWith(`${dir}/`)) {
-        found.push(e.name);
-      } else if (await Deno.readLink(`/proc/${e.name}/ns/mnt`) !== ownMountNs) {
-        const mountinfo = await Deno.readTextFile(`/proc/${e.name}/mountinfo`);
-        if (mountinfo.includes(`${dir}/`)) found.push(e.name);
-      }
-    } catch {
-      // gone, or a kernel thread
-    }
-  }
-  return found;
-}
-
-/** No state entry under the root, no host mount mentioning the bundle, no process inside it. */
-async function assertNothingLeft(ctx: Ctx): Promise<void> {
-  assert.deepEqual(await listDir(ctx.root), [], `state entries left under ${ctx.root}`);
-  const mounts = (await hostMounts()).split("\n").filter((l) => l.includes(ctx.bundle));
-  assert.deepEqual(mounts, [], "host mounts left that mention the bundle");
-  assert.deepEqual(await processesUsing(ctx.bundle), [], "processes left that use the bundle");
 }
 
 /**
@@ -104,7 +46,7 @@ class World {
 
   async container(name: string, opts: BundleOpts = {}): Promise<Ctx> {
     const bundle = await Deno.realPath(await Deno.makeTempDir({ prefix: "druntime-bundle-" }));
-    const ctx: Ctx = { id: uniqueId(name), root: this.root, bundle, rootfs: join(bundle, "rootfs") };
+    const ctx: Ctx = { id: uniqueId("lc", name), root: this.root, bundle, rootfs: join(bundle, "rootfs") };
     this.ctxs.push(ctx);
     await makeBundle({ dir: bundle, args: opts.args, mutate: opts.mutate });
     return ctx;
@@ -129,46 +71,8 @@ async function withBundle(name: string, opts: BundleOpts, fn: (ctx: Ctx) => Prom
   await withWorld(async (w) => await fn(await w.container(name, opts)));
 }
 
-/**
- * Runs druntime with stdout to /dev/null and stderr to a temp file, for the commands whose
- * container inherits druntime's stdio (create, run --detach): waits for druntime itself to
- * exit (at most `ms`), not for EOF on a pipe the container holds too.
- */
-async function druntimeDetached(args: string[], ms = 30_000): Promise<{ code: number; stderr: string }> {
-  const errFile = await Deno.makeTempFile({ prefix: "druntime-stderr-" });
-  try {
-    const child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        'exec "$@" </dev/null >/dev/null 2>"$DRUNTIME_TEST_STDERR"',
-        "sh",
-        Deno.execPath(),
-        "run",
-        "-A",
-        MAIN_TS,
-        ...args,
-      ],
-      env: { DRUNTIME_TEST_STDERR: errFile },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), ms));
-    const status = await Promise.race([child.status, timeout]);
-    clearTimeout(timer);
-    if (status === "timeout") {
-      child.kill("SIGKILL");
-      await child.status;
-      throw new Error(`druntime ${args.join(" ")}: still running after ${ms} ms`);
-    }
-    return { code: status.code, stderr: await Deno.readTextFile(errFile) };
-  } finally {
-    await Deno.remove(errFile).catch(() => {});
-  }
-}
-
-async function create(ctx: Ctx, ...extra: string[]): Promise<{ code: number; stderr: string }> {
+/** `create`, detached (see druntimeDetached). */
+async function create(ctx: Ctx, ...extra: string[]) {
   return await druntimeDetached(["--root", ctx.root, "create", "--bundle", ctx.bundle, ...extra, ctx.id]);
 }
 
@@ -220,6 +124,13 @@ async function waitForFile(ctx: Ctx, name: string): Promise<void> {
   await waitUntil(`/${name} appears in ${ctx.id}`, () => exists(join(ctx.rootfs, name)));
 }
 
+/** create and start, asserting success; then waits until the process wrote /started. */
+async function createAndStart(ctx: Ctx): Promise<void> {
+  await mustCreate(ctx);
+  await mustStart(ctx);
+  await waitForFile(ctx, "started");
+}
+
 /** A live (not zombie) process with this pid. */
 async function alive(pid: number): Promise<boolean> {
   try {
@@ -256,12 +167,6 @@ async function cmdline(pid: number): Promise<string[]> {
 async function runs(pid: number, path: string): Promise<boolean> {
   const [exe, file] = await Promise.all([Deno.stat(`/proc/${pid}/exe`), Deno.stat(path)]);
   return exe.dev === file.dev && exe.ino === file.ino;
-}
-
-function withoutNamespace(type: string): (spec: Spec) => void {
-  return (spec) => {
-    spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== type);
-  };
 }
 
 /** Reports, runs until it is sent SIGTERM (which it traps: it is PID 1), notes that, exits 0. */
@@ -345,9 +250,7 @@ Deno.test({
     for (const form of ["KILL", "9", "SIGKILL", "sigkill"]) {
       await t.step(form, async () => {
         await withBundle(`kill-${form}`, { args: ["sh", "-c", SLEEPER] }, async (ctx) => {
-          await mustCreate(ctx);
-          await mustStart(ctx);
-          await waitForFile(ctx, "started");
+          await createAndStart(ctx);
           const { pid } = await stateOf(ctx);
           const k = await cmd(ctx, "kill", ctx.id, form);
           assert.equal(k.code, 0, k.stderr);
@@ -380,9 +283,7 @@ Deno.test({
   ...rootOnly("lifecycle: kill --all signals every process of the container"),
   async fn() {
     await withBundle("kill-all", { args: ["sh", "-c", WITH_CHILDREN] }, async (ctx) => {
-      await mustCreate(ctx);
-      await mustStart(ctx);
-      await waitForFile(ctx, "started");
+      await createAndStart(ctx);
       const { pid } = await stateOf(ctx);
       const sleepers = async () => {
         const out: number[] = [];
@@ -427,9 +328,7 @@ Deno.test({
         // druntime leaves them behind.
         const ours: { pid: number; start: string }[] = [];
         try {
-          await mustCreate(ctx);
-          await mustStart(ctx);
-          await waitForFile(ctx, "started");
+          await createAndStart(ctx);
           const { pid } = await stateOf(ctx);
           const sleepers = async () => {
             const out: number[] = [];
@@ -483,9 +382,7 @@ Deno.test({
   ...rootOnly("lifecycle: delete of a running container needs --force"),
   async fn() {
     await withBundle("delete-running", { args: ["sh", "-c", SLEEPER] }, async (ctx) => {
-      await mustCreate(ctx);
-      await mustStart(ctx);
-      await waitForFile(ctx, "started");
+      await createAndStart(ctx);
       const { pid } = await stateOf(ctx);
 
       const d = await cmd(ctx, "delete", ctx.id);
@@ -561,9 +458,7 @@ Deno.test({
   async fn(t) {
     await withWorld(async (w) => {
       const ctx = await w.container("errors", { args: ["sh", "-c", SLEEPER] });
-      await mustCreate(ctx);
-      await mustStart(ctx);
-      await waitForFile(ctx, "started");
+      await createAndStart(ctx);
       const before = await stateOf(ctx);
 
       await t.step("start of a running container", async () => {
@@ -576,7 +471,7 @@ Deno.test({
       });
 
       await t.step("unknown id", async () => {
-        const unknown = uniqueId("nope");
+        const unknown = uniqueId("lc", "nope");
         for (const args of [["start", unknown], ["state", unknown], ["kill", unknown], ["delete", unknown]]) {
           const r = await cmd(ctx, args[0], ...args.slice(1));
           assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
@@ -780,9 +675,7 @@ Deno.test({
   ...rootOnly("lifecycle: a state entry whose pid now names an unrelated process reads as stopped"),
   async fn() {
     await withBundle("pid-reuse", { args: ["sh", "-c", SLEEPER] }, async (ctx) => {
-      await mustCreate(ctx);
-      await mustStart(ctx);
-      await waitForFile(ctx, "started");
+      await createAndStart(ctx);
       const real = await stateOf(ctx);
       const stateFile = join(ctx.root, ctx.id, "state.json");
       const original = await Deno.readTextFile(stateFile);
@@ -835,9 +728,9 @@ Deno.test({
   ...rootOnly("lifecycle: --log FILE --log-format json writes errors as JSON lines"),
   async fn() {
     await withWorld(async (w) => {
-      const logFile = join(w.root, "..", `${uniqueId("log")}.log`);
+      const logFile = join(w.root, "..", `${uniqueId("lc", "log")}.log`);
       try {
-        const id = uniqueId("log-unknown");
+        const id = uniqueId("lc", "log-unknown");
         const before = Date.now();
         const r = await druntime(["--root", w.root, "--log", logFile, "--log-format", "json", "state", id]);
         assert.equal(r.code, 1);

@@ -11,6 +11,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { Container } from "../fixtures/containers.ts";
+import { DEFAULT_DEVICE_NUMBERS } from "../fixtures/defaults.ts";
 import { druntime, hostMounts, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 import type { Spec } from "../../runtime/spec/types.ts";
 import { type MountInfo, parseMountInfo } from "../../runtime/init/mountinfo.ts";
@@ -20,14 +22,6 @@ import { type MountInfo, parseMountInfo } from "../../runtime/init/mountinfo.ts"
 // ---------------------------------------------------------------------------------------
 
 const td = new TextDecoder();
-
-interface Container {
-  id: string;
-  /** The --root state directory (its own temp dir). */
-  root: string;
-  bundle: string;
-  rootfs: string;
-}
 
 interface RunResult {
   code: number;
@@ -250,14 +244,7 @@ containerTest("default devices, /dev symlinks and a linux.devices entry", async 
     uid: 1000,
     gid: 1000,
   };
-  const defaults = [
-    ["/dev/null", 1, 3],
-    ["/dev/zero", 1, 5],
-    ["/dev/full", 1, 7],
-    ["/dev/random", 1, 8],
-    ["/dev/urandom", 1, 9],
-    ["/dev/tty", 5, 0],
-  ] as const;
+  const defaults = DEFAULT_DEVICE_NUMBERS;
   const c = await s.container({
     script: `
 echo @@stat; stat -c '%n|%F|%t:%T|%a|%u:%g' ${defaults.map(([p]) => p).join(" ")} ${fuse.path}

@@ -6,26 +6,22 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Spec } from "../../runtime/spec/types.ts";
+import {
+  assertNothingLeft,
+  type Container,
+  errorsOf,
+  processesUsing,
+  uniqueId,
+  withoutNamespace,
+} from "../fixtures/containers.ts";
 import { druntime, druntimeCommand, hostMounts, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/** One container's world: a unique id, its own state root and its own bundle. */
-interface Ctx {
-  id: string;
-  /** The state root (--root), an empty temp dir. */
-  root: string;
-  /** The bundle directory (real path). */
-  bundle: string;
-  /** bundle/rootfs */
-  rootfs: string;
-}
-
-function uniqueId(name: string): string {
-  return `run-${name.replace(/[^A-Za-z0-9]+/g, "-").slice(0, 40)}-${crypto.randomUUID().slice(0, 8)}`;
-}
+/** One container's world: a unique id, its own state root (an empty temp dir) and its own bundle. */
+type Ctx = Container;
 
 /** Makes a bundle (see makeBundle), calls fn, removes everything in `finally`. */
 async function withBundle(
@@ -37,7 +33,7 @@ async function withBundle(
   const bundle = await Deno.realPath(await Deno.makeTempDir({ prefix: "druntime-bundle-" }));
   try {
     await makeBundle({ dir: bundle, args: opts.args, mutate: opts.mutate });
-    await fn({ id: uniqueId(name), root, bundle, rootfs: join(bundle, "rootfs") });
+    await fn({ id: uniqueId("run", name), root, bundle, rootfs: join(bundle, "rootfs") });
   } finally {
     await Deno.remove(root, { recursive: true }).catch(() => {});
     await Deno.remove(bundle, { recursive: true }).catch(() => {});
@@ -46,52 +42,6 @@ async function withBundle(
 
 function runArgs(ctx: Ctx, ...extra: string[]): string[] {
   return ["--root", ctx.root, "run", "--bundle", ctx.bundle, ...extra, ctx.id];
-}
-
-/** stderr without druntime's "not applied yet" warnings. */
-function errorsOf(stderr: string): string {
-  return stderr.split("\n").filter((l) => l !== "" && !l.startsWith("druntime: warning: ")).join("\n");
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
-
-/**
- * Pids of processes that use the bundle: their root directory is in it (a chroot), or their
- * mount table (in another mount namespace: a container after pivot_root) mentions it.
- */
-async function processesUsing(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const ownMountNs = await Deno.readLink("/proc/self/ns/mnt");
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const root = await Deno.readLink(`/proc/${e.name}/root`);
-      if (root === dir || root.startsWith(`${dir}/`)) {
-        found.push(e.name);
-      } else if (await Deno.readLink(`/proc/${e.name}/ns/mnt`) !== ownMountNs) {
-        const mountinfo = await Deno.readTextFile(`/proc/${e.name}/mountinfo`);
-        if (mountinfo.includes(`${dir}/`)) found.push(e.name);
-      }
-    } catch {
-      // gone, or a kernel thread
-    }
-  }
-  return found;
-}
-
-/** No state entry under the root, no host mount mentioning the bundle, no process inside it. */
-async function assertNothingLeft(ctx: Ctx): Promise<void> {
-  assert.deepEqual(await listDir(ctx.root), [], `state entries left under ${ctx.root}`);
-  const mounts = (await hostMounts()).split("\n").filter((l) => l.includes(ctx.bundle));
-  assert.deepEqual(mounts, [], "host mounts left that mention the bundle");
-  assert.deepEqual(await processesUsing(ctx.bundle), [], "processes left that use the bundle");
 }
 
 /** Reads a child's stdout as text, and can wait for a piece of text to appear. */
@@ -177,12 +127,6 @@ async function stop(bg: Background, ctx?: Ctx): Promise<void> {
 
 /** A shell script that says "ready" and then waits for the file /go to appear. */
 const WAIT_FOR_GO = "echo ready; while [ ! -e /go ]; do sleep 0.02; done; echo done";
-
-function withoutNamespace(type: string): (spec: Spec) => void {
-  return (spec) => {
-    spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== type);
-  };
-}
 
 /** A config without a mount namespace and nothing that needs one. */
 function noMountNamespace(spec: Spec): void {

@@ -4,6 +4,7 @@ import { buildPlan } from "../../runtime/plan/build.ts";
 import type { Plan, Step } from "../../runtime/plan/types.ts";
 import { defaultSpec } from "../../runtime/spec/default.ts";
 import * as K from "../../ffi/constants.ts";
+import { STAGE_ORDER } from "../fixtures/defaults.ts";
 
 const ROOTFS = "/bundle/rootfs";
 
@@ -16,16 +17,7 @@ Deno.test("formatPlan: the rootfs, every stage name in order, steps numbered 1..
   const lines = formatPlan(plan).split("\n");
   assert.equal(lines[0], `rootfs ${ROOTFS}`);
   const stageLines = lines.filter((l) => /^\S/.test(l)).slice(1);
-  assert.deepEqual(stageLines, [
-    "prepareRoot",
-    "mountToRootfs",
-    "createDevices",
-    "setupPtmx",
-    "setupDevSymlinks",
-    "pivotRoot",
-    "finalizeRootfs",
-    "process",
-  ]);
+  assert.deepEqual(stageLines, STAGE_ORDER);
   const steps = plan.stages.flatMap((s) => s.steps);
   const stepLines = lines.filter((l) => l.startsWith(" "));
   assert.equal(stepLines.length, steps.length);

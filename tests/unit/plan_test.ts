@@ -18,6 +18,7 @@ import {
   MS_STRICTATIME,
   MS_UNBINDABLE,
 } from "../../ffi/constants.ts";
+import { DEFAULT_DEVICE_NUMBERS, STAGE_ORDER } from "../fixtures/defaults.ts";
 
 const ROOTFS = "/bundle/rootfs";
 const BUNDLE = "/bundle";
@@ -46,17 +47,6 @@ function stepsOfMount(p: Plan, index: number): Step[] {
   return stage(p, "mountToRootfs").filter((s) => "index" in s && s.index === index);
 }
 
-const ALL_STAGES: StageName[] = [
-  "prepareRoot",
-  "mountToRootfs",
-  "createDevices",
-  "setupPtmx",
-  "setupDevSymlinks",
-  "pivotRoot",
-  "finalizeRootfs",
-  "process",
-];
-
 const DEV_SYMLINKS: Step[] = [
   { op: "symlink", path: "/dev/fd", target: "/proc/self/fd" },
   { op: "symlink", path: "/dev/stdin", target: "/proc/self/fd/0" },
@@ -67,7 +57,7 @@ const DEV_SYMLINKS: Step[] = [
 Deno.test("default spec: stage order and prepareRoot", () => {
   const p = plan(defaultSpec());
   assert.equal(p.rootfs, ROOTFS);
-  assert.deepEqual(stageNames(p), ALL_STAGES);
+  assert.deepEqual(stageNames(p), STAGE_ORDER);
   assert.deepEqual(stage(p, "prepareRoot"), [
     { op: "rootPropagation", flags: MS_SLAVE | MS_REC },
     { op: "parentPrivate" },
@@ -123,14 +113,7 @@ Deno.test("default spec: the six default devices, ptmx and /dev symlinks", () =>
   const p = plan(defaultSpec());
   assert.deepEqual(
     stage(p, "createDevices"),
-    [
-      ["/dev/null", 1, 3],
-      ["/dev/zero", 1, 5],
-      ["/dev/full", 1, 7],
-      ["/dev/random", 1, 8],
-      ["/dev/urandom", 1, 9],
-      ["/dev/tty", 5, 0],
-    ].map(([path, major, minor]) => ({
+    DEFAULT_DEVICE_NUMBERS.map(([path, major, minor]) => ({
       op: "mknod",
       path,
       kind: "c",
@@ -466,7 +449,7 @@ Deno.test("rootfsPropagation: private makes the tree rprivate in prepareRoot", (
 Deno.test("noPivot: moveRoot instead of pivotRoot", () => {
   const p = plan(defaultSpec(), { noPivot: true });
   assert.deepEqual(stage(p, "pivotRoot"), [{ op: "moveRoot" }]);
-  assert.deepEqual(stageNames(p), ALL_STAGES);
+  assert.deepEqual(stageNames(p), STAGE_ORDER);
 });
 
 Deno.test("no mount namespace: chroot only, no prepareRoot or mounts", () => {

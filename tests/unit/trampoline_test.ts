@@ -5,12 +5,14 @@ import {
   cloneChild,
   describeChildFailure,
   trampolineBytes,
+  unshareFlagNames,
   X86_64_CODE,
 } from "../../ffi/trampoline.ts";
 import { close, errno, libc, open, pipe2, writeAll } from "../../ffi/libc.ts";
 import { EINTR, errnoByName } from "../../ffi/errno.ts";
 import {
   ARCH,
+  CLONE_NEWCGROUP,
   CLONE_NEWIPC,
   CLONE_NEWNET,
   CLONE_NEWNS,
@@ -68,13 +70,18 @@ Deno.test("the syscall numbers in both tables are the architecture's", () => {
     const m = /^mov eax,0x([0-9a-f]+)$/.exec(row.asm);
     if (m) x86[parseInt(m[1], 16)] = row.bytes[1] | (row.bytes[2] << 8);
   }
-  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 308]);
+  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 272, 308]);
   for (const [n, imm] of Object.entries(x86)) assert.equal(imm, Number(n));
   const arm = tableRows(TABLE, "aarch64").flatMap((r) => {
     const m = /^mov x8, #(\d+)$/.exec(r.asm);
     return m ? [Number(m[1])] : [];
   });
-  assert.deepEqual(arm.sort((a, b) => a - b), [57, 63, 64, 94, 221, 268]);
+  assert.deepEqual(arm.sort((a, b) => a - b), [57, 63, 64, 94, 97, 221, 268]);
+  // Each syscall's remark names it: SYS_unshare is 272 on x86_64 and 97 on aarch64.
+  const remarks = (arch: "x86_64" | "aarch64") =>
+    tableRows(TABLE, arch).filter((r) => r.remark.startsWith("SYS_")).map((r) => `${r.asm} ${r.remark}`);
+  assert.ok(remarks("x86_64").includes("mov eax,0x110 SYS_unshare"));
+  assert.ok(remarks("aarch64").includes("mov x8, #97 SYS_unshare"));
   // setns agrees with ffi/constants.ts for the machine the tests run on.
   assert.equal(ARCH.SYS_setns, Deno.build.arch === "x86_64" ? 308 : 268);
 });
@@ -120,10 +127,30 @@ Deno.test("describeChildFailure decodes each stage", () => {
     'clone child: execve("/nope"): ENOENT',
   );
   assert.equal(describeChildFailure(report(3, 0, 4095), [], "/x"), 'clone child: execve("/x"): errno 4095');
+  // Stage 4: unshare after the go byte, with the flags when the caller passes them.
+  assert.equal(
+    describeChildFailure(report(4, 0, errnoByName("EINVAL")), [], "/x", CLONE_NEWCGROUP),
+    "clone child: unshare(CLONE_NEWCGROUP): EINVAL",
+  );
+  assert.equal(
+    describeChildFailure(report(4, 2, errnoByName("EPERM")), names, "/x", CLONE_NEWCGROUP | CLONE_NEWNET),
+    "clone child: unshare(CLONE_NEWCGROUP|CLONE_NEWNET): EPERM",
+  );
+  assert.equal(describeChildFailure(report(4, 0, 22), [], "/x", 0x1), "clone child: unshare(0x1): EINVAL");
+  assert.equal(describeChildFailure(report(4, 0, 12), [], "/x"), "clone child: unshare: ENOMEM");
+  assert.equal(describeChildFailure(report(9, 0, 22), [], "/x"), "clone child: stage 9: EINVAL");
   // A report inside a larger buffer.
   const big = new Uint8Array(20);
   big.set(report(3, 0, 13), 4);
   assert.equal(describeChildFailure(big.subarray(4, 16), [], "/y"), 'clone child: execve("/y"): EACCES');
+});
+
+Deno.test("unshareFlagNames names the namespace bits and gives the rest in hex", () => {
+  assert.equal(unshareFlagNames(CLONE_NEWCGROUP), "CLONE_NEWCGROUP");
+  assert.equal(unshareFlagNames(CLONE_NEWNET | CLONE_NEWCGROUP), "CLONE_NEWCGROUP|CLONE_NEWNET");
+  assert.equal(unshareFlagNames(CLONE_NEWCGROUP | 0x1), "CLONE_NEWCGROUP|0x1");
+  assert.equal(unshareFlagNames(0x1), "0x1");
+  assert.equal(unshareFlagNames(0), "0x0");
 });
 
 // ---- the trampoline, run (root) ----
@@ -140,6 +167,9 @@ function runChild(opts: {
   nsFds?: number[];
   path: string;
   argv: string[];
+  unshareAfterGo?: number;
+  /** Runs after clone and before the go byte, as the parent's uid maps and cgroup do. */
+  beforeGo?: (pid: number) => void;
   sendGo?: boolean;
 }): ChildResult {
   const [goRead, goWrite] = pipe2(O_CLOEXEC);
@@ -158,9 +188,11 @@ function runChild(opts: {
       path: opts.path,
       argv: opts.argv,
       env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+      unshareAfterGo: opts.unshareAfterGo,
     });
     closeOnce(goRead);
     closeOnce(errWrite);
+    opts.beforeGo?.(pid);
     if (opts.sendGo ?? true) writeAll(goWrite, new Uint8Array([1]));
     closeOnce(goWrite);
     const buf = new Uint8Array(12);
@@ -260,6 +292,124 @@ Deno.test({
       "clone child: waiting for the parent's go byte: parent went away",
     );
     assert.equal(r.exitCode, 127);
+  },
+});
+
+/** Runs `sh -c script` in a clone child; returns what it wrote to $OUT (a file). */
+function runScript(
+  script: string,
+  opts: Omit<Parameters<typeof runChild>[0], "path" | "argv"> = { flags: 0 },
+) {
+  const dir = Deno.makeTempDirSync({ prefix: "druntime-clone-" });
+  try {
+    const out = join(dir, "out");
+    const r = runChild({ ...opts, path: "/bin/sh", argv: ["sh", "-c", `OUT=${out}; ${script}`] });
+    assert.equal(
+      r.report,
+      null,
+      r.report ? describeChildFailure(r.report, [], "/bin/sh", opts.unshareAfterGo) : "",
+    );
+    assert.equal(r.exitCode, 0);
+    return Deno.readTextFileSync(out);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "cloneChild (root): unshareAfterGo = CLONE_NEWCGROUP execs the child in a new cgroup namespace",
+  ignore: notRoot,
+  fn() {
+    const own = Deno.readLinkSync("/proc/self/ns/cgroup");
+    const nsOf = (unshareAfterGo?: number) =>
+      runScript("readlink /proc/self/ns/cgroup > $OUT", { flags: CLONE_NEWPID, unshareAfterGo }).trim();
+    assert.equal(nsOf(), own);
+    assert.equal(nsOf(0), own);
+    const fresh = nsOf(CLONE_NEWCGROUP);
+    assert.match(fresh, /^cgroup:\[\d+\]$/);
+    assert.notEqual(fresh, own);
+  },
+});
+
+/** A cgroup hierarchy to move a child in: cgroup v2's, or v1's pids; null where neither is. */
+function testHierarchy(): { dir: string; line: RegExp } | null {
+  try {
+    Deno.statSync("/sys/fs/cgroup/cgroup.controllers");
+    return { dir: "/sys/fs/cgroup", line: /^0::(.*)$/m };
+  } catch { /* not cgroup v2 at /sys/fs/cgroup */ }
+  try {
+    Deno.statSync("/sys/fs/cgroup/pids/cgroup.procs");
+    return { dir: "/sys/fs/cgroup/pids", line: /^\d+:pids:(.*)$/m };
+  } catch {
+    return null;
+  }
+}
+
+const hierarchy = notRoot ? null : testHierarchy();
+Deno.test({
+  name:
+    "cloneChild (root): the cgroup namespace made after go has the cgroup the parent put the child in as root",
+  ignore: hierarchy === null,
+  fn() {
+    const { dir, line } = hierarchy!;
+    // Under druntime's own parent at the root of the hierarchy, never under the caller's cgroup.
+    const name = `druntime/trampoline-test-${Deno.pid}`;
+    const cgroup = join(dir, name);
+    Deno.mkdirSync(cgroup, { recursive: true });
+    try {
+      const cgroupOf = (unshareAfterGo: number) => {
+        const text = runScript("cat /proc/self/cgroup > $OUT", {
+          flags: CLONE_NEWPID,
+          unshareAfterGo,
+          beforeGo: (pid) => Deno.writeTextFileSync(join(cgroup, "cgroup.procs"), `${pid}\n`),
+        });
+        const m = line.exec(text);
+        assert.ok(m, `no ${line} in the child's /proc/self/cgroup:\n${text}`);
+        return m[1];
+      };
+      assert.equal(cgroupOf(0), `/${name}`);
+      assert.equal(cgroupOf(CLONE_NEWCGROUP), "/");
+    } finally {
+      Deno.removeSync(cgroup);
+    }
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): an invalid unshareAfterGo reports unshare EINVAL (stage 4) and exits 127",
+  ignore: notRoot,
+  fn() {
+    const r = runChild({ flags: CLONE_NEWPID, path: "/bin/true", argv: ["true"], unshareAfterGo: 0x1 });
+    assert.ok(r.report);
+    const v = new DataView(r.report.buffer);
+    assert.equal(v.getInt32(0, true), 4);
+    assert.equal(v.getInt32(8, true), errnoByName("EINVAL"));
+    assert.equal(describeChildFailure(r.report, [], "/bin/true", 0x1), "clone child: unshare(0x1): EINVAL");
+    assert.equal(r.exitCode, 127);
+
+    // After a setns the index is the number of namespace fds, as for stages 2 and 3.
+    const uts = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+    try {
+      const r2 = runChild({ flags: 0, nsFds: [uts], path: "/bin/true", argv: ["true"], unshareAfterGo: 0x1 });
+      assert.ok(r2.report);
+      assert.deepEqual([...new Int32Array(r2.report.buffer)], [4, 1, errnoByName("EINVAL")]);
+    } finally {
+      close(uts);
+    }
+
+    // No go byte: the child never gets to unshare.
+    const r3 = runChild({
+      flags: CLONE_NEWPID,
+      path: "/bin/true",
+      argv: ["true"],
+      unshareAfterGo: 0x1,
+      sendGo: false,
+    });
+    assert.ok(r3.report);
+    assert.equal(
+      describeChildFailure(r3.report, [], "/bin/true", 0x1),
+      "clone child: waiting for the parent's go byte: parent went away",
+    );
   },
 });
 

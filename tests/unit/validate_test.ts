@@ -53,7 +53,6 @@ Deno.test("validateSpec: the default spec is valid, with warnings only", () => {
     "process.capabilities is accepted but not applied yet (a later release applies it)",
     "process.rlimits is accepted but not applied yet (a later release applies it)",
     "process.noNewPrivileges is accepted but not applied yet (a later release applies it)",
-    "linux.resources is accepted but not applied yet (a later release applies it)",
   ]);
 });
 
@@ -521,8 +520,6 @@ Deno.test("validateSpec: warnings for fields accepted but not applied yet (hooks
     "process.terminal: terminals are not supported yet; the container uses druntime's stdio",
     later("linux.seccomp"),
     later("linux.sysctl"),
-    later("linux.resources"),
-    later("linux.cgroupsPath"),
     later("linux.intelRdt"),
     later("linux.personality"),
     later("linux.mountLabel"),
@@ -599,7 +596,7 @@ Deno.test("loadBundle: loads a valid bundle", async () => {
     assert.equal(loaded.bundle, real);
     assert.equal(loaded.rootfs, join(real, "rootfs"));
     assert.equal(loaded.spec.hostname, "druntime");
-    assert.equal(loaded.warnings.length, 4);
+    assert.equal(loaded.warnings.length, 3);
   });
 });
 
