@@ -15,6 +15,7 @@ import {
   MFD_CLOEXEC,
   SOCK_CLOEXEC,
   SOCK_STREAM,
+  _LINUX_CAPABILITY_VERSION_3,
 } from "./constants.ts";
 
 const lib = Deno.dlopen(
@@ -68,6 +69,11 @@ const lib = Deno.dlopen(
     signal: { parameters: ["i32", "pointer"], result: "pointer" },
     sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
     execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+    prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+    capset: { parameters: ["buffer", "buffer"], result: "i32" },
+    setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+    getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+    personality: { parameters: ["u64"], result: "i32" },
     fexecve: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
     memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -341,4 +347,39 @@ export function bpf(
 ): number {
   const ret = Number(libc.syscallBpf(BigInt(ARCH.SYS_bpf), BigInt(cmd), attr, attr.byteLength));
   return check("bpf", [what, ...args], ret);
+}
+
+/** prctl(2) with its option named in errors. */
+export function prctl(what: string, option: number, arg2 = 0n, arg3 = 0n): number {
+  return check("prctl", [what], libc.prctl(option, arg2, arg3, 0n, 0n));
+}
+
+/** capset(2) of the calling thread: each set a list of capability numbers. */
+export function capset(sets: { effective: number[]; permitted: number[]; inheritable: number[] }): void {
+  const header = new Uint32Array([_LINUX_CAPABILITY_VERSION_3, 0]);
+  // Two struct __user_cap_data_struct {effective, permitted, inheritable}: bits 0-31, then 32-63.
+  const data = new Uint32Array(6);
+  const put = (caps: number[], field: number) => {
+    for (const c of caps) data[(c >> 5) * 3 + field] |= 1 << (c & 31);
+  };
+  put(sets.effective, 0);
+  put(sets.permitted, 1);
+  put(sets.inheritable, 2);
+  check("capset", [], libc.capset(header, data));
+}
+
+/** setrlimit(2); limits as bigints, RLIM_INFINITY for unlimited. */
+export function setrlimit(name: string, resource: number, soft: bigint, hard: bigint): void {
+  check("setrlimit", [name], libc.setrlimit(resource, new BigUint64Array([soft, hard])));
+}
+
+/** getrlimit(2): [soft, hard]. */
+export function getrlimit(name: string, resource: number): [bigint, bigint] {
+  const buf = new BigUint64Array(2);
+  check("getrlimit", [name], libc.getrlimit(resource, buf));
+  return [buf[0], buf[1]];
+}
+
+export function personality(name: string, persona: number): void {
+  check("personality", [name], libc.personality(BigInt(persona)));
 }

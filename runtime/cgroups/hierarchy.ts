@@ -33,7 +33,15 @@ function v1Controllers(m: MountInfo): string[] {
 export function detectHierarchies(mounts: readonly MountInfo[] = readMountInfo()): Hierarchies {
   const v1 = new Map<string, string>();
   let v2: string | null = null;
-  for (const m of mounts) {
+  // A mount on (or above) the mount point of an earlier one hides it: a cgroup2 mounted over
+  // /sys/fs/cgroup leaves the v1 mounts under it in mountinfo, out of reach.
+  const hidden = (i: number) =>
+    mounts.slice(i + 1).some((later) =>
+      mounts[i].mountPoint === later.mountPoint ||
+      mounts[i].mountPoint.startsWith(`${later.mountPoint.replace(/\/$/, "")}/`)
+    );
+  for (const [i, m] of mounts.entries()) {
+    if (hidden(i)) continue;
     if (m.fstype === "cgroup") {
       for (const c of v1Controllers(m)) if (!v1.has(c)) v1.set(c, m.mountPoint);
     } else if (m.fstype === "cgroup2" && v2 === null) {

@@ -8,7 +8,8 @@ import type { Spec } from "../spec/types.ts";
 import type { Plan } from "../plan/types.ts";
 import { buildPlan } from "../plan/build.ts";
 import { loadBundle, validateContainerId } from "../spec/validate.ts";
-import { DruntimeError, StageError } from "../errors.ts";
+import { ConfigError, type ConfigProblem, DruntimeError, StageError } from "../errors.ts";
+import { capabilityWarnings, hostLsms, kernelLastCap } from "../spec/process_security.ts";
 import type { Logger } from "../log.ts";
 import { INIT_PIPE_ENV, receiveFromInit, sendMessage } from "../sync.ts";
 import { cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
@@ -92,8 +93,23 @@ export interface PreparedBundle {
 /** Loads and validates a bundle and computes its plan; touches nothing. */
 export function prepareBundle(bundleDir: string, opts: { noPivot?: boolean } = {}): PreparedBundle {
   const { spec, warnings, bundle, rootfs } = loadBundle(bundleDir);
-  const plan = buildPlan(spec, { rootfs, bundle, noPivot: opts.noPivot });
-  return { spec, plan, bundle, rootfs, warnings };
+  checkHostLsms(spec);
+  const lastCap = kernelLastCap();
+  const plan = buildPlan(spec, { rootfs, bundle, noPivot: opts.noPivot, lastCap });
+  return { spec, plan, bundle, rootfs, warnings: [...warnings, ...capabilityWarnings(spec, lastCap)] };
+}
+
+/** An LSM label the host cannot apply is an error, not a container that runs unconfined. */
+function checkHostLsms(spec: Spec): void {
+  const lsms = hostLsms();
+  const problems: ConfigProblem[] = [];
+  if (spec.process?.apparmorProfile && !lsms.apparmor) {
+    problems.push({ path: "process.apparmorProfile", reason: "this host does not run AppArmor" });
+  }
+  if (spec.process?.selinuxLabel && !lsms.selinux) {
+    problems.push({ path: "process.selinuxLabel", reason: "this host does not run SELinux" });
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 function initCommand(): { path: string; argv: string[] } {

@@ -6,18 +6,23 @@
 import type { Step } from "../plan/types.ts";
 import * as K from "../../ffi/constants.ts";
 import {
+  capset,
   chdir,
   check,
   execve,
   fcntl,
   fexecve,
   libc,
+  personality,
+  prctl,
   resetIgnoredSignal,
   sealedMemfd,
   setgid,
   setgroups,
+  setrlimit,
   setuid,
 } from "../../ffi/libc.ts";
+import { kernelLastCap } from "../spec/process_security.ts";
 import { hostWaiterElf } from "../../ffi/waiter.ts";
 import { DruntimeError } from "../errors.ts";
 
@@ -78,12 +83,73 @@ function homeOf(uid: number): string {
   return "/";
 }
 
+/** A config's rlimit value: 2^63 and above (JSON cannot say 2^64 - 1 exactly) is unlimited. */
+function rlimitValue(n: number): bigint {
+  return n >= 2 ** 63 ? K.RLIM_INFINITY : BigInt(n);
+}
+
+function writeProcFile(path: string, value: string): void {
+  try {
+    Deno.writeTextFileSync(path, value, { create: false });
+  } catch (e) {
+    throw new DruntimeError(
+      `write ${JSON.stringify(value)} to ${path}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+/** The label the next execve takes: this thread's, the one that execs. */
+function setExecLabel(lsm: "apparmor" | "selinux", label: string): void {
+  if (lsm === "apparmor") {
+    try {
+      return writeProcFile("/proc/thread-self/attr/apparmor/exec", `exec ${label}`);
+    } catch {
+      return writeProcFile("/proc/thread-self/attr/exec", `exec ${label}`);
+    }
+  }
+  writeProcFile("/proc/thread-self/attr/exec", label);
+}
+
 /** Runs the process stage up to (not including) the exec; returns what to exec. */
 export function prepareProcess(steps: readonly Step[]): Prepared {
   let prepared: Prepared | null = null;
   let uid = 0;
   for (const step of steps) {
     switch (step.op) {
+      case "oomScoreAdj":
+        writeProcFile("/proc/self/oom_score_adj", String(step.value));
+        break;
+      case "setRlimit":
+        setrlimit(step.type, step.resource, rlimitValue(step.soft), rlimitValue(step.hard));
+        break;
+      case "dropBoundingSet": {
+        const last = kernelLastCap();
+        for (let cap = 0; cap <= last; cap++) {
+          if (!step.keep.includes(cap)) prctl(`PR_CAPBSET_DROP ${cap}`, K.PR_CAPBSET_DROP, BigInt(cap));
+        }
+        break;
+      }
+      case "keepCaps":
+        prctl("PR_SET_KEEPCAPS", K.PR_SET_KEEPCAPS, 1n);
+        break;
+      case "setCapabilities":
+        capset(step);
+        prctl("PR_SET_KEEPCAPS", K.PR_SET_KEEPCAPS, 0n);
+        prctl("PR_CAP_AMBIENT_CLEAR_ALL", K.PR_CAP_AMBIENT, BigInt(K.PR_CAP_AMBIENT_CLEAR_ALL));
+        // Raised last: a capability is ambient only while it is permitted and inheritable.
+        for (const cap of step.ambient) {
+          prctl(`PR_CAP_AMBIENT_RAISE ${cap}`, K.PR_CAP_AMBIENT, BigInt(K.PR_CAP_AMBIENT_RAISE), BigInt(cap));
+        }
+        break;
+      case "noNewPrivileges":
+        prctl("PR_SET_NO_NEW_PRIVS", K.PR_SET_NO_NEW_PRIVS, 1n);
+        break;
+      case "execLabel":
+        setExecLabel(step.lsm, step.label);
+        break;
+      case "personality":
+        personality(step.domain, step.persona);
+        break;
       case "setUser":
         uid = step.uid;
         setgroups(step.additionalGids);

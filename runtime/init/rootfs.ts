@@ -205,6 +205,16 @@ function readonlyPath(path: string): void {
   remount(path, K.MS_RDONLY);
 }
 
+/** A namespaced sysctl, through the container's own /proc/sys (runc writes it the same way). */
+function writeSysctl(key: string, value: string): void {
+  const path = `/proc/sys/${key.replaceAll(".", "/")}`;
+  try {
+    Deno.writeTextFileSync(path, value, { create: false });
+  } catch (e) {
+    throw new Error(`write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /** Runs one step of the rootfs stages. */
 export function runRootfsStep(ctx: RootfsContext, step: Step): void {
   switch (step.op) {
@@ -246,6 +256,8 @@ export function runRootfsStep(ctx: RootfsContext, step: Step): void {
       return maskPath(hostPath(ctx, step.path));
     case "readonlyPath":
       return readonlyPath(hostPath(ctx, step.path));
+    case "sysctl":
+      return writeSysctl(step.key, step.value);
     case "sethostname":
       return sethostname(step.name);
     case "setdomainname":

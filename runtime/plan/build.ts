@@ -2,11 +2,25 @@
  * Computes the container's plan from a validated config: runc's prepareRootfs and
  * finalizeRootfs order, written out as steps before anything is touched.
  */
-import type { Device, Mount, Spec } from "../spec/types.ts";
+import type { Device, Mount, Process, Spec } from "../spec/types.ts";
+import {
+  capabilityNumbers,
+  type CapabilitySet,
+  kernelLastCap,
+  PERSONALITY_DOMAINS,
+} from "../spec/process_security.ts";
 import type { Plan, Stage, StageName, Step } from "./types.ts";
 import { parseMountOptions, parsePropagation } from "../spec/mount_options.ts";
 import { DruntimeError } from "../errors.ts";
-import { MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE } from "../../ffi/constants.ts";
+import {
+  MS_BIND,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  MS_SLAVE,
+  RLIMITS,
+} from "../../ffi/constants.ts";
 import { isAbsolute, normalize, resolve } from "node:path";
 
 export interface PlanOptions {
@@ -18,6 +32,46 @@ export interface PlanOptions {
   noPivot?: boolean;
   /** Whether the host has /proc/kcore (for the /dev/core symlink); read from the host if unset. */
   hasKcore?: boolean;
+  /** The kernel's last capability; read from the host if unset. */
+  lastCap?: number;
+}
+
+/**
+ * The process stage in runc's order: oom_score_adj and rlimits while still root, the bounding
+ * set dropped and the capabilities kept across the uid change, the capabilities set, then
+ * umask, cwd, no_new_privs, the LSM exec label and the personality, and the exec.
+ */
+function processSteps(spec: Spec, process: Process, opts: PlanOptions): Step[] {
+  const steps: Step[] = [];
+  if (process.oomScoreAdj !== undefined) steps.push({ op: "oomScoreAdj", value: process.oomScoreAdj });
+  for (const r of process.rlimits ?? []) {
+    steps.push({ op: "setRlimit", type: r.type, resource: RLIMITS[r.type], soft: r.soft, hard: r.hard });
+  }
+  const caps = process.capabilities;
+  const lastCap = opts.lastCap ?? kernelLastCap();
+  const numbers = (set: CapabilitySet) => capabilityNumbers(caps?.[set] ?? [], lastCap).numbers;
+  if (caps) steps.push({ op: "dropBoundingSet", keep: numbers("bounding") }, { op: "keepCaps" });
+  const user = process.user;
+  steps.push({ op: "setUser", uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [] });
+  if (caps) {
+    steps.push({
+      op: "setCapabilities",
+      effective: numbers("effective"),
+      permitted: numbers("permitted"),
+      inheritable: numbers("inheritable"),
+      ambient: numbers("ambient"),
+    });
+  }
+  steps.push({ op: "umask", mask: user.umask ?? DEFAULT_UMASK }, { op: "chdir", path: process.cwd });
+  if (process.noNewPrivileges) steps.push({ op: "noNewPrivileges" });
+  if (process.apparmorProfile) {
+    steps.push({ op: "execLabel", lsm: "apparmor", label: process.apparmorProfile });
+  }
+  if (process.selinuxLabel) steps.push({ op: "execLabel", lsm: "selinux", label: process.selinuxLabel });
+  const domain = spec.linux?.personality?.domain;
+  if (domain !== undefined) steps.push({ op: "personality", domain, persona: PERSONALITY_DOMAINS[domain] });
+  steps.push({ op: "exec", args: process.args ?? [], env: process.env ?? [] });
+  return steps;
 }
 
 /** The devices every container gets (OCI runtime spec, "Default Devices"). */
@@ -224,6 +278,10 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       stages.pivotRoot.push({ op: "propagate", target: "/", flags: propagation });
     }
 
+    // Before the read-only paths: /proc/sys usually is one.
+    for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+      stages.finalizeRootfs.push({ op: "sysctl", key, value });
+    }
     for (const p of spec.linux?.readonlyPaths ?? []) {
       stages.finalizeRootfs.push({ op: "readonlyPath", path: p });
     }
@@ -241,13 +299,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     stages.finalizeRootfs.push({ op: "setdomainname", name: spec.domainname });
   }
 
-  const user = process.user;
-  stages.process.push(
-    { op: "setUser", uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [] },
-    { op: "umask", mask: user.umask ?? DEFAULT_UMASK },
-    { op: "chdir", path: process.cwd },
-    { op: "exec", args: process.args ?? [], env: process.env ?? [] },
-  );
+  stages.process.push(...processSteps(spec, process, opts));
 
   const ordered: Stage[] = (Object.keys(stages) as StageName[])
     .map((name) => ({ name, steps: stages[name] }))

@@ -96,6 +96,26 @@ export function describeStep(step: Step, rootfs: string): string {
       return `set hostname ${JSON.stringify(step.name)}`;
     case "setdomainname":
       return `set domainname ${JSON.stringify(step.name)}`;
+    case "sysctl":
+      return `sysctl ${step.key} = ${JSON.stringify(step.value)}`;
+    case "oomScoreAdj":
+      return `set oom_score_adj ${step.value}`;
+    case "setRlimit":
+      return `setrlimit ${step.type} soft ${rlimitText(step.soft)} hard ${rlimitText(step.hard)}`;
+    case "dropBoundingSet":
+      return `drop from the bounding set every capability but [${capNames(step.keep)}]`;
+    case "keepCaps":
+      return "keep capabilities across the uid change (PR_SET_KEEPCAPS)";
+    case "setCapabilities":
+      return `set capabilities: effective [${capNames(step.effective)}], permitted [${
+        capNames(step.permitted)
+      }], inheritable [${capNames(step.inheritable)}], ambient [${capNames(step.ambient)}]`;
+    case "noNewPrivileges":
+      return "set no_new_privs";
+    case "execLabel":
+      return `exec with the ${step.lsm} label ${JSON.stringify(step.label)}`;
+    case "personality":
+      return `set personality ${step.domain}`;
     case "setUser":
       return `set user ${step.uid}:${step.gid}, additional groups [${step.additionalGids.join(", ")}]`;
     case "umask":
@@ -107,6 +127,15 @@ export function describeStep(step: Step, rootfs: string): string {
         JSON.stringify(step.args)
       } with ${step.env.length} environment variables`;
   }
+}
+
+function rlimitText(n: number): string {
+  return n >= 2 ** 63 ? "unlimited" : String(n);
+}
+
+function capNames(numbers: readonly number[]): string {
+  const byNumber = new Map(Object.entries(K.CAPABILITIES).map(([name, n]) => [n, name]));
+  return numbers.map((n) => byNumber.get(n) ?? String(n)).join(", ");
 }
 
 /** The plan, stage by stage, one numbered line a step. */

@@ -72,7 +72,28 @@ export type Step =
   | { op: "readonlyPath"; path: string }
   | { op: "sethostname"; name: string }
   | { op: "setdomainname"; name: string }
+  /** A namespaced sysctl, written through the container's /proc/sys. */
+  | { op: "sysctl"; key: string; value: string }
+  | { op: "oomScoreAdj"; value: number }
+  /** soft and hard as the config gives them; 2^63 and above mean RLIM_INFINITY. */
+  | { op: "setRlimit"; type: string; resource: number; soft: number; hard: number }
+  /** PR_CAPBSET_DROP every capability not in `keep`. */
+  | { op: "dropBoundingSet"; keep: number[] }
+  /** PR_SET_KEEPCAPS before the uid changes, so that setCapabilities has something to keep. */
+  | { op: "keepCaps" }
   | { op: "setUser"; uid: number; gid: number; additionalGids: number[] }
+  /** capset, then the ambient set raised (it needs each in permitted and inheritable). */
+  | {
+    op: "setCapabilities";
+    effective: number[];
+    permitted: number[];
+    inheritable: number[];
+    ambient: number[];
+  }
+  | { op: "noNewPrivileges" }
+  /** The LSM label the exec takes (/proc/thread-self/attr/...). */
+  | { op: "execLabel"; lsm: "apparmor" | "selinux"; label: string }
+  | { op: "personality"; domain: string; persona: number }
   | { op: "umask"; mask: number }
   | { op: "chdir"; path: string }
   | { op: "exec"; args: string[]; env: string[] };

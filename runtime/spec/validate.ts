@@ -9,6 +9,8 @@ import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, type ConfigProblem, DruntimeError } from "../errors.ts";
 import { describeUnknownMountOption, parseMountOptions, parsePropagation } from "./mount_options.ts";
 import { type Hooks, NAMESPACE_TYPES, type Resources, type Spec } from "./types.ts";
+import { CAPABILITY_SETS, isRlimitName, PERSONALITY_DOMAINS, sysctlProblem } from "./process_security.ts";
+import { CAPABILITIES } from "../../ffi/constants.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -34,12 +36,6 @@ interface NotAppliedYet {
  * the warning is the user's only sign that the container runs without it.
  */
 const NOT_APPLIED_YET: readonly NotAppliedYet[] = [
-  { path: "process.capabilities", present: (s) => s.process?.capabilities !== undefined },
-  { path: "process.rlimits", present: (s) => (s.process?.rlimits?.length ?? 0) > 0 },
-  { path: "process.noNewPrivileges", present: (s) => s.process?.noNewPrivileges === true },
-  { path: "process.apparmorProfile", present: (s) => !!s.process?.apparmorProfile },
-  { path: "process.selinuxLabel", present: (s) => !!s.process?.selinuxLabel },
-  { path: "process.oomScoreAdj", present: (s) => s.process?.oomScoreAdj !== undefined },
   { path: "process.scheduler", present: (s) => s.process?.scheduler !== undefined },
   { path: "process.ioPriority", present: (s) => s.process?.ioPriority !== undefined },
   { path: "process.execCPUAffinity", present: (s) => s.process?.execCPUAffinity !== undefined },
@@ -49,9 +45,7 @@ const NOT_APPLIED_YET: readonly NotAppliedYet[] = [
     message: "process.terminal: terminals are not supported yet; the container uses druntime's stdio",
   },
   { path: "linux.seccomp", present: (s) => s.linux?.seccomp !== undefined },
-  { path: "linux.sysctl", present: (s) => Object.keys(s.linux?.sysctl ?? {}).length > 0 },
   { path: "linux.intelRdt", present: (s) => s.linux?.intelRdt !== undefined },
-  { path: "linux.personality", present: (s) => s.linux?.personality !== undefined },
   { path: "linux.mountLabel", present: (s) => !!s.linux?.mountLabel },
   { path: "linux.memoryPolicy", present: (s) => s.linux?.memoryPolicy !== undefined },
 ];
@@ -237,16 +231,30 @@ function checkProcess(c: Checker, value: unknown): void {
 
   const caps = c.object("process.capabilities", process.capabilities);
   if (caps !== undefined) {
-    for (const set of ["bounding", "effective", "inheritable", "permitted", "ambient"]) {
-      c.stringArray(`process.capabilities.${set}`, caps[set]);
+    for (const set of CAPABILITY_SETS) {
+      c.stringArray(`process.capabilities.${set}`, caps[set])?.forEach((name, i) => {
+        if (!(name in CAPABILITIES)) {
+          c.add(`process.capabilities.${set}[${i}]`, `${quote(name)} is not a capability`);
+        }
+      });
     }
   }
+  const seenRlimits = new Set<string>();
   c.array("process.rlimits", process.rlimits)?.forEach((item, i) => {
-    const rlimit = c.object(`process.rlimits[${i}]`, item);
+    const at = `process.rlimits[${i}]`;
+    const rlimit = c.object(at, item);
     if (rlimit === undefined) return;
-    c.string(`process.rlimits[${i}].type`, rlimit.type, true);
-    c.integer(`process.rlimits[${i}].soft`, rlimit.soft, { required: true, min: 0 });
-    c.integer(`process.rlimits[${i}].hard`, rlimit.hard, { required: true, min: 0 });
+    const type = c.string(`${at}.type`, rlimit.type, true);
+    if (type !== undefined) {
+      if (!isRlimitName(type)) c.add(`${at}.type`, `${quote(type)} is not an RLIMIT_* name`);
+      else if (seenRlimits.has(type)) c.add(`${at}.type`, `${type} is set twice`);
+      seenRlimits.add(type);
+    }
+    c.integer(`${at}.soft`, rlimit.soft, { required: true, min: 0 });
+    c.integer(`${at}.hard`, rlimit.hard, { required: true, min: 0 });
+    if (typeof rlimit.soft === "number" && typeof rlimit.hard === "number" && rlimit.soft > rlimit.hard) {
+      c.add(`${at}.soft`, `must not be above the hard limit (${rlimit.hard}), got ${rlimit.soft}`);
+    }
   });
   c.boolean("process.noNewPrivileges", process.noNewPrivileges);
   c.string("process.apparmorProfile", process.apparmorProfile);
@@ -511,14 +519,26 @@ function checkLinux(c: Checker, value: unknown): Set<string> {
   }
   c.object("linux.seccomp", linux.seccomp);
   c.stringMap("linux.sysctl", linux.sysctl);
+  if (isObject(linux.sysctl)) {
+    for (const key of Object.keys(linux.sysctl)) {
+      const problem = sysctlProblem(key, namespaces);
+      if (problem !== null) c.add(`linux.sysctl.${key}`, problem);
+    }
+  }
   c.absolutePathArray("linux.maskedPaths", linux.maskedPaths);
   c.absolutePathArray("linux.readonlyPaths", linux.readonlyPaths);
   c.string("linux.mountLabel", linux.mountLabel);
   c.object("linux.intelRdt", linux.intelRdt);
   const personality = c.object("linux.personality", linux.personality);
   if (personality !== undefined) {
-    c.string("linux.personality.domain", personality.domain, true);
-    c.stringArray("linux.personality.flags", personality.flags);
+    const domain = c.string("linux.personality.domain", personality.domain, true);
+    if (domain !== undefined && !(domain in PERSONALITY_DOMAINS)) {
+      c.add("linux.personality.domain", `must be LINUX or LINUX32, got ${quote(domain)}`);
+    }
+    const flags = c.stringArray("linux.personality.flags", personality.flags);
+    if (flags !== undefined && flags.length > 0) {
+      c.add("linux.personality.flags", "personality flags are not supported");
+    }
   }
   c.object("linux.memoryPolicy", linux.memoryPolicy);
   return namespaces;
