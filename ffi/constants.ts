@@ -154,6 +154,7 @@ export interface ArchConstants {
   O_DIRECTORY: number;
   O_NOFOLLOW: number;
   SYS_bpf: number;
+  SYS_seccomp: number;
 }
 
 const ARCHES: Record<string, ArchConstants> = {
@@ -164,6 +165,7 @@ const ARCHES: Record<string, ArchConstants> = {
     O_DIRECTORY: 0o200000,
     O_NOFOLLOW: 0o400000,
     SYS_bpf: 321,
+    SYS_seccomp: 317,
   },
   aarch64: {
     SYS_pivot_root: 41,
@@ -172,6 +174,7 @@ const ARCHES: Record<string, ArchConstants> = {
     O_DIRECTORY: 0o40000,
     O_NOFOLLOW: 0o100000,
     SYS_bpf: 280,
+    SYS_seccomp: 277,
   },
 };
 
@@ -308,3 +311,6 @@ export const RLIM_INFINITY = 0xffffffffffffffffn;
 // personality(2)
 export const PER_LINUX = 0x0000;
 export const PER_LINUX32 = 0x0008;
+
+// seccomp(2)
+export const SECCOMP_SET_MODE_FILTER = 1;

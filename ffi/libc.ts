@@ -4,6 +4,7 @@
  */
 import { EINTR, ENAMETOOLONG, SyscallError } from "./errno.ts";
 import {
+  _LINUX_CAPABILITY_VERSION_3,
   AF_UNIX,
   ARCH,
   F_ADD_SEALS,
@@ -13,9 +14,9 @@ import {
   F_SEAL_WRITE,
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
+  SECCOMP_SET_MODE_FILTER,
   SOCK_CLOEXEC,
   SOCK_STREAM,
-  _LINUX_CAPABILITY_VERSION_3,
 } from "./constants.ts";
 
 const lib = Deno.dlopen(
@@ -86,6 +87,8 @@ const lib = Deno.dlopen(
       result: "i32",
       nonblocking: true,
     },
+    // syscall(2) shaped for seccomp(op, flags, args).
+    syscallSeccomp: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
     // syscall(2) shaped for bpf(cmd, attr, size).
     syscallBpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
   } as const,
@@ -382,4 +385,16 @@ export function getrlimit(name: string, resource: number): [bigint, bigint] {
 
 export function personality(name: string, persona: number): void {
   check("personality", [name], libc.personality(BigInt(persona)));
+}
+
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog) on the calling thread (and, with
+ * SECCOMP_FILTER_FLAG_TSYNC, every thread); program is struct sock_filter[].
+ */
+export function loadSeccompFilter(program: Uint8Array<ArrayBuffer>, flags: number): void {
+  const fprog = new BigUint64Array([BigInt(program.length / 8), addressOf(program)]);
+  const ret = Number(
+    libc.syscallSeccomp(BigInt(ARCH.SYS_seccomp), BigInt(SECCOMP_SET_MODE_FILTER), BigInt(flags), fprog),
+  );
+  check("seccomp", ["SECCOMP_SET_MODE_FILTER", `0x${flags.toString(16)}`], ret);
 }

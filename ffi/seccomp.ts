@@ -188,7 +188,9 @@ export class SeccompFilter {
   constructor(defaultAction: number) {
     const ctx = libseccomp().seccomp_init(defaultAction >>> 0);
     if (ctx === null) {
-      throw new DruntimeError(`seccomp_init(${hexAction(defaultAction)}): libseccomp refused the default action`);
+      throw new DruntimeError(
+        `seccomp_init(${hexAction(defaultAction)}): libseccomp refused the default action`,
+      );
     }
     this.#ctx = ctx;
   }

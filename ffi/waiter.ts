@@ -19,10 +19,12 @@
  *
  * A failing accept or execve writes {EXEC_FAILED_MARKER: u32, errno: u32} to reportFd (the
  * init socket, which `run` still reads) and exits 127; a failing seccomp does the same with
- * SECCOMP_FAILED_MARKER. Loading a filter takes no_new_privs or CAP_SYS_ADMIN, which the
- * waiter does not arrange: no_new_privs set before the waiter's exec holds. Handlers reset
- * on execve, so the process starts with default dispositions. While the container waits,
- * /proc/PID/exe is the memfd, never a host binary.
+ * SECCOMP_FAILED_MARKER (the marker waits in ebx, aarch64 w21, from the accept on). Loading a
+ * filter takes no_new_privs or CAP_SYS_ADMIN, which the waiter does not arrange: no_new_privs
+ * set before the waiter's exec holds. SECCOMP_FILTER_FLAG_NEW_LISTENER is of no use here: the
+ * listener fd it returns is close-on-exec and nobody receives it. Handlers reset on execve,
+ * so the process starts with default dispositions. While the container waits, /proc/PID/exe
+ * is the memfd, never a host binary.
  *
  * The image is one read+exec PT_LOAD segment: the ELF header and program header (120
  * bytes), the code, zero bytes up to a multiple of 8, then the filter program (struct

@@ -19,7 +19,7 @@ import type { Hook } from "./spec/types.ts";
 import type { ContainerState } from "./container/state.ts";
 import { errno, libc, writeAll } from "../ffi/libc.ts";
 import { EINTR, SyscallError } from "../ffi/errno.ts";
-import { EXEC_FAILED_MARKER } from "../ffi/waiter.ts";
+import { EXEC_FAILED_MARKER, SECCOMP_FAILED_MARKER } from "../ffi/waiter.ts";
 
 /** What the init needs besides the plan. */
 export interface InitConfig {
@@ -97,10 +97,11 @@ export async function receiveFromInit(fd: number): Promise<FromInit | null> {
   const read: Reader = async (buf) => Number(await libc.readAsync(fd, buf, BigInt(buf.length)));
   const length = await readLength(read);
   if (length === null) return null;
-  if (length === EXEC_FAILED_MARKER) {
+  if (length === EXEC_FAILED_MARKER || length === SECCOMP_FAILED_MARKER) {
     const err = await readExact(read, 4);
     const code = err === null ? 0 : new DataView(err.buffer).getInt32(0, true);
-    return { type: "error", stage: "exec", message: new SyscallError("execve", [], code).message };
+    const call = length === EXEC_FAILED_MARKER ? "execve" : "seccomp";
+    return { type: "error", stage: "exec", message: new SyscallError(call, [], code).message };
   }
   return readBody<FromInit>(read, length);
 }

@@ -10,6 +10,7 @@ import { buildPlan } from "../plan/build.ts";
 import { loadBundle, validateContainerId } from "../spec/validate.ts";
 import { ConfigError, type ConfigProblem, DruntimeError, StageError } from "../errors.ts";
 import { capabilityWarnings, hostLsms, kernelLastCap } from "../spec/process_security.ts";
+import { compileSeccomp } from "../spec/seccomp.ts";
 import type { Logger } from "../log.ts";
 import { INIT_PIPE_ENV, receiveFromInit, sendMessage } from "../sync.ts";
 import { cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
@@ -95,8 +96,21 @@ export function prepareBundle(bundleDir: string, opts: { noPivot?: boolean } = {
   const { spec, warnings, bundle, rootfs } = loadBundle(bundleDir);
   checkHostLsms(spec);
   const lastCap = kernelLastCap();
-  const plan = buildPlan(spec, { rootfs, bundle, noPivot: opts.noPivot, lastCap });
-  return { spec, plan, bundle, rootfs, warnings: [...warnings, ...capabilityWarnings(spec, lastCap)] };
+  const more = capabilityWarnings(spec, lastCap);
+  let seccomp: { filter: Uint8Array; flags: number } | undefined;
+  if (spec.linux?.seccomp) {
+    const compiled = compileSeccomp(spec.linux.seccomp);
+    seccomp = compiled;
+    if (compiled.skipped.length) {
+      more.push(
+        `linux.seccomp: syscalls unknown for this filter's architectures, skipped: ${
+          compiled.skipped.join(", ")
+        }`,
+      );
+    }
+  }
+  const plan = buildPlan(spec, { rootfs, bundle, noPivot: opts.noPivot, lastCap, seccomp });
+  return { spec, plan, bundle, rootfs, warnings: [...warnings, ...more] };
 }
 
 /** An LSM label the host cannot apply is an error, not a container that runs unconfined. */

@@ -13,6 +13,7 @@ import {
   fcntl,
   fexecve,
   libc,
+  loadSeccompFilter,
   personality,
   prctl,
   resetIgnoredSignal,
@@ -34,6 +35,8 @@ export interface Prepared {
   path: string;
   args: string[];
   env: string[];
+  /** A seccomp filter to load right before the execve. */
+  seccomp?: { program: Uint8Array<ArrayBuffer>; flags: number };
 }
 
 function isExecutableFile(path: string): boolean {
@@ -83,6 +86,13 @@ function homeOf(uid: number): string {
   return "/";
 }
 
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
 /** A config's rlimit value: 2^63 and above (JSON cannot say 2^64 - 1 exactly) is unlimited. */
 function rlimitValue(n: number): bigint {
   return n >= 2 ** 63 ? K.RLIM_INFINITY : BigInt(n);
@@ -113,6 +123,7 @@ function setExecLabel(lsm: "apparmor" | "selinux", label: string): void {
 /** Runs the process stage up to (not including) the exec; returns what to exec. */
 export function prepareProcess(steps: readonly Step[]): Prepared {
   let prepared: Prepared | null = null;
+  let seccomp: Prepared["seccomp"];
   let uid = 0;
   for (const step of steps) {
     switch (step.op) {
@@ -144,6 +155,12 @@ export function prepareProcess(steps: readonly Step[]): Prepared {
       case "noNewPrivileges":
         prctl("PR_SET_NO_NEW_PRIVS", K.PR_SET_NO_NEW_PRIVS, 1n);
         break;
+      case "seccomp": {
+        const program = decodeBase64(step.program);
+        if (step.early) loadSeccompFilter(program, step.flags);
+        else seccomp = { program, flags: step.flags };
+        break;
+      }
       case "execLabel":
         setExecLabel(step.lsm, step.label);
         break;
@@ -175,7 +192,7 @@ export function prepareProcess(steps: readonly Step[]): Prepared {
     }
   }
   if (prepared === null) throw new DruntimeError("the plan has no exec step");
-  return prepared;
+  return seccomp ? { ...prepared, seccomp } : prepared;
 }
 
 /**
@@ -203,6 +220,7 @@ function resetForExec(preserveFds: number): void {
 /** Resets signals and fds and execs. Returns only by throwing. */
 export function execProcess(p: Prepared, preserveFds = 0): never {
   resetForExec(preserveFds);
+  if (p.seccomp) loadSeccompFilter(p.seccomp.program, p.seccomp.flags);
   return execve(p.path, p.args, p.env);
 }
 
@@ -215,6 +233,6 @@ export function execWaiter(p: Prepared, preserveFds: number, listenFd: number, r
   // The waiter needs both; it marks them close-on-exec itself before the last execve.
   fcntl(listenFd, K.F_SETFD, 0);
   fcntl(reportFd, K.F_SETFD, 0);
-  const memfd = sealedMemfd("druntime-start-waiter", hostWaiterElf(listenFd, reportFd));
+  const memfd = sealedMemfd("druntime-start-waiter", hostWaiterElf(listenFd, reportFd, p.seccomp));
   return fexecve(memfd, "start waiter", [p.path, ...p.args], p.env);
 }

@@ -34,6 +34,14 @@ export interface PlanOptions {
   hasKcore?: boolean;
   /** The kernel's last capability; read from the host if unset. */
   lastCap?: number;
+  /** linux.seccomp compiled (the parent compiles it with libseccomp). */
+  seccomp?: { filter: Uint8Array; flags: number };
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
 }
 
 /**
@@ -47,6 +55,16 @@ function processSteps(spec: Spec, process: Process, opts: PlanOptions): Step[] {
   for (const r of process.rlimits ?? []) {
     steps.push({ op: "setRlimit", type: r.type, resource: RLIMITS[r.type], soft: r.soft, hard: r.hard });
   }
+  const seccomp = opts.seccomp
+    ? {
+      op: "seccomp" as const,
+      program: encodeBase64(opts.seccomp.filter),
+      flags: opts.seccomp.flags,
+      instructions: opts.seccomp.filter.length / 8,
+      early: !process.noNewPrivileges,
+    }
+    : null;
+  if (seccomp?.early) steps.push(seccomp);
   const caps = process.capabilities;
   const lastCap = opts.lastCap ?? kernelLastCap();
   const numbers = (set: CapabilitySet) => capabilityNumbers(caps?.[set] ?? [], lastCap).numbers;
@@ -64,6 +82,7 @@ function processSteps(spec: Spec, process: Process, opts: PlanOptions): Step[] {
   }
   steps.push({ op: "umask", mask: user.umask ?? DEFAULT_UMASK }, { op: "chdir", path: process.cwd });
   if (process.noNewPrivileges) steps.push({ op: "noNewPrivileges" });
+  if (seccomp && !seccomp.early) steps.push(seccomp);
   if (process.apparmorProfile) {
     steps.push({ op: "execLabel", lsm: "apparmor", label: process.apparmorProfile });
   }

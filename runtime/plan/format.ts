@@ -112,6 +112,10 @@ export function describeStep(step: Step, rootfs: string): string {
       }], inheritable [${capNames(step.inheritable)}], ambient [${capNames(step.ambient)}]`;
     case "noNewPrivileges":
       return "set no_new_privs";
+    case "seccomp":
+      return `load the seccomp filter (${step.instructions} instructions, flags 0x${
+        step.flags.toString(16)
+      }) ${step.early ? "now, while the capabilities allow it" : "right before the process's execve"}`;
     case "execLabel":
       return `exec with the ${step.lsm} label ${JSON.stringify(step.label)}`;
     case "personality":

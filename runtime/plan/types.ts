@@ -91,6 +91,12 @@ export type Step =
     ambient: number[];
   }
   | { op: "noNewPrivileges" }
+  /**
+   * The seccomp filter (struct sock_filter[], base64), compiled by the parent with libseccomp.
+   * Loaded `early` (before the capabilities drop, as runc does without no_new_privs, since it
+   * then needs CAP_SYS_ADMIN), or last, right before the process's execve.
+   */
+  | { op: "seccomp"; program: string; flags: number; instructions: number; early: boolean }
   /** The LSM label the exec takes (/proc/thread-self/attr/...). */
   | { op: "execLabel"; lsm: "apparmor" | "selinux"; label: string }
   | { op: "personality"; domain: string; persona: number }

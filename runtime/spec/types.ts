@@ -2,6 +2,7 @@
  * The OCI runtime-spec config.json (v1.0 to v1.2) as TypeScript types. Field names and
  * shapes follow the spec's JSON schema; validate.ts checks a parsed document against them.
  */
+import type { LinuxSeccomp } from "./seccomp.ts";
 
 export interface Spec {
   ociVersion: string;
@@ -120,7 +121,7 @@ export interface Linux {
   cgroupsPath?: string;
   resources?: Resources;
   rootfsPropagation?: string;
-  seccomp?: Record<string, unknown>;
+  seccomp?: LinuxSeccomp;
   sysctl?: Record<string, string>;
   maskedPaths?: string[];
   readonlyPaths?: string[];

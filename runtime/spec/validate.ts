@@ -11,6 +11,7 @@ import { describeUnknownMountOption, parseMountOptions, parsePropagation } from 
 import { type Hooks, NAMESPACE_TYPES, type Resources, type Spec } from "./types.ts";
 import { CAPABILITY_SETS, isRlimitName, PERSONALITY_DOMAINS, sysctlProblem } from "./process_security.ts";
 import { CAPABILITIES } from "../../ffi/constants.ts";
+import { validateSeccomp } from "./seccomp.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -44,7 +45,6 @@ const NOT_APPLIED_YET: readonly NotAppliedYet[] = [
     present: (s) => s.process?.terminal === true,
     message: "process.terminal: terminals are not supported yet; the container uses druntime's stdio",
   },
-  { path: "linux.seccomp", present: (s) => s.linux?.seccomp !== undefined },
   { path: "linux.intelRdt", present: (s) => s.linux?.intelRdt !== undefined },
   { path: "linux.mountLabel", present: (s) => !!s.linux?.mountLabel },
   { path: "linux.memoryPolicy", present: (s) => s.linux?.memoryPolicy !== undefined },
@@ -517,7 +517,11 @@ function checkLinux(c: Checker, value: unknown): Set<string> {
       }`,
     );
   }
-  c.object("linux.seccomp", linux.seccomp);
+  if (linux.seccomp !== undefined) {
+    for (const p of validateSeccomp(linux.seccomp)) {
+      c.add(p.path, p.reason);
+    }
+  }
   c.stringMap("linux.sysctl", linux.sysctl);
   if (isObject(linux.sysctl)) {
     for (const key of Object.keys(linux.sysctl)) {
