@@ -155,6 +155,8 @@ export interface ArchConstants {
   O_NOFOLLOW: number;
   SYS_bpf: number;
   SYS_seccomp: number;
+  SYS_sched_setattr: number;
+  SYS_ioprio_set: number;
 }
 
 const ARCHES: Record<string, ArchConstants> = {
@@ -166,6 +168,8 @@ const ARCHES: Record<string, ArchConstants> = {
     O_NOFOLLOW: 0o400000,
     SYS_bpf: 321,
     SYS_seccomp: 317,
+    SYS_sched_setattr: 314,
+    SYS_ioprio_set: 251,
   },
   aarch64: {
     SYS_pivot_root: 41,
@@ -175,6 +179,8 @@ const ARCHES: Record<string, ArchConstants> = {
     O_NOFOLLOW: 0o100000,
     SYS_bpf: 280,
     SYS_seccomp: 277,
+    SYS_sched_setattr: 274,
+    SYS_ioprio_set: 30,
   },
 };
 
@@ -314,3 +320,4 @@ export const PER_LINUX32 = 0x0008;
 
 // seccomp(2)
 export const SECCOMP_SET_MODE_FILTER = 1;
+export const IOPRIO_WHO_PROCESS = 1;

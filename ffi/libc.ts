@@ -12,6 +12,7 @@ import {
   F_SEAL_SEAL,
   F_SEAL_SHRINK,
   F_SEAL_WRITE,
+  IOPRIO_WHO_PROCESS,
   MFD_ALLOW_SEALING,
   MFD_CLOEXEC,
   SECCOMP_SET_MODE_FILTER,
@@ -87,6 +88,9 @@ const lib = Deno.dlopen(
       result: "i32",
       nonblocking: true,
     },
+    // syscall(2) shaped for sched_setattr(pid, attr, flags) and ioprio_set(which, who, ioprio).
+    syscallSchedSetattr: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
+    syscallIoprioSet: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
     // syscall(2) shaped for seccomp(op, flags, args).
     syscallSeccomp: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
     // syscall(2) shaped for bpf(cmd, attr, size).
@@ -397,4 +401,41 @@ export function loadSeccompFilter(program: Uint8Array<ArrayBuffer>, flags: numbe
     libc.syscallSeccomp(BigInt(ARCH.SYS_seccomp), BigInt(SECCOMP_SET_MODE_FILTER), BigInt(flags), fprog),
   );
   check("seccomp", ["SECCOMP_SET_MODE_FILTER", `0x${flags.toString(16)}`], ret);
+}
+
+/** sched_setattr(2) for the calling thread. */
+export function schedSetattr(
+  what: string,
+  a: {
+    policy: number;
+    flags: number;
+    nice: number;
+    priority: number;
+    runtime: number;
+    deadline: number;
+    period: number;
+  },
+): void {
+  // struct sched_attr, SCHED_ATTR_SIZE_VER0 (48 bytes): size, policy, flags, nice, priority,
+  // runtime, deadline, period.
+  const buf = new ArrayBuffer(48);
+  const v = new DataView(buf);
+  v.setUint32(0, 48, true);
+  v.setUint32(4, a.policy, true);
+  v.setBigUint64(8, BigInt(a.flags), true);
+  v.setInt32(16, a.nice, true);
+  v.setUint32(20, a.priority, true);
+  v.setBigUint64(24, BigInt(a.runtime), true);
+  v.setBigUint64(32, BigInt(a.deadline), true);
+  v.setBigUint64(40, BigInt(a.period), true);
+  const ret = Number(libc.syscallSchedSetattr(BigInt(ARCH.SYS_sched_setattr), 0n, new Uint8Array(buf), 0));
+  check("sched_setattr", [what], ret);
+}
+
+/** ioprio_set(IOPRIO_WHO_PROCESS, 0, value) for the calling process. */
+export function ioprioSet(what: string, value: number): void {
+  const ret = Number(
+    libc.syscallIoprioSet(BigInt(ARCH.SYS_ioprio_set), BigInt(IOPRIO_WHO_PROCESS), 0n, BigInt(value)),
+  );
+  check("ioprio_set", [what], ret);
 }

@@ -12,11 +12,13 @@ import {
   execve,
   fcntl,
   fexecve,
+  ioprioSet,
   libc,
   loadSeccompFilter,
   personality,
   prctl,
   resetIgnoredSignal,
+  schedSetattr,
   sealedMemfd,
   setgid,
   setgroups,
@@ -129,6 +131,12 @@ export function prepareProcess(steps: readonly Step[]): Prepared {
     switch (step.op) {
       case "oomScoreAdj":
         writeProcFile("/proc/self/oom_score_adj", String(step.value));
+        break;
+      case "scheduler":
+        schedSetattr(step.policy, { ...step, policy: step.policyNumber });
+        break;
+      case "ioPriority":
+        ioprioSet(step.class, step.value);
         break;
       case "setRlimit":
         setrlimit(step.type, step.resource, rlimitValue(step.soft), rlimitValue(step.hard));

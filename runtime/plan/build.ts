@@ -6,8 +6,11 @@ import type { Device, Mount, Process, Spec } from "../spec/types.ts";
 import {
   capabilityNumbers,
   type CapabilitySet,
+  IOPRIO_CLASSES,
   kernelLastCap,
   PERSONALITY_DOMAINS,
+  SCHED_FLAGS,
+  SCHED_POLICIES,
 } from "../spec/process_security.ts";
 import type { Plan, Stage, StageName, Step } from "./types.ts";
 import { parseMountOptions, parsePropagation } from "../spec/mount_options.ts";
@@ -54,6 +57,29 @@ function processSteps(spec: Spec, process: Process, opts: PlanOptions): Step[] {
   if (process.oomScoreAdj !== undefined) steps.push({ op: "oomScoreAdj", value: process.oomScoreAdj });
   for (const r of process.rlimits ?? []) {
     steps.push({ op: "setRlimit", type: r.type, resource: RLIMITS[r.type], soft: r.soft, hard: r.hard });
+  }
+  // While still root: a realtime policy or class needs CAP_SYS_NICE / CAP_SYS_ADMIN.
+  const sched = process.scheduler;
+  if (sched) {
+    steps.push({
+      op: "scheduler",
+      policy: sched.policy,
+      policyNumber: SCHED_POLICIES[sched.policy],
+      flags: (sched.flags ?? []).reduce((all, f) => all | SCHED_FLAGS[f], 0),
+      nice: sched.nice ?? 0,
+      priority: sched.priority ?? 0,
+      runtime: sched.runtime ?? 0,
+      deadline: sched.deadline ?? 0,
+      period: sched.period ?? 0,
+    });
+  }
+  const io = process.ioPriority;
+  if (io) {
+    steps.push({
+      op: "ioPriority",
+      class: io.class,
+      value: (IOPRIO_CLASSES[io.class] << 13) | (io.priority ?? 0),
+    });
   }
   const seccomp = opts.seccomp
     ? {

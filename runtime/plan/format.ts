@@ -98,6 +98,12 @@ export function describeStep(step: Step, rootfs: string): string {
       return `set domainname ${JSON.stringify(step.name)}`;
     case "sysctl":
       return `sysctl ${step.key} = ${JSON.stringify(step.value)}`;
+    case "scheduler":
+      return `set the scheduler: ${step.policy}, nice ${step.nice}, priority ${step.priority}${
+        step.flags ? `, flags 0x${step.flags.toString(16)}` : ""
+      }${step.period ? `, runtime ${step.runtime} deadline ${step.deadline} period ${step.period}` : ""}`;
+    case "ioPriority":
+      return `set the I/O priority: ${step.class}, level ${step.value & 7}`;
     case "oomScoreAdj":
       return `set oom_score_adj ${step.value}`;
     case "setRlimit":

@@ -75,6 +75,20 @@ export type Step =
   /** A namespaced sysctl, written through the container's /proc/sys. */
   | { op: "sysctl"; key: string; value: string }
   | { op: "oomScoreAdj"; value: number }
+  /** sched_setattr(2) for the process (and so the process it execs). */
+  | {
+    op: "scheduler";
+    policy: string;
+    policyNumber: number;
+    flags: number;
+    nice: number;
+    priority: number;
+    runtime: number;
+    deadline: number;
+    period: number;
+  }
+  /** ioprio_set(2): class << 13 | priority. */
+  | { op: "ioPriority"; class: string; value: number }
   /** soft and hard as the config gives them; 2^63 and above mean RLIM_INFINITY. */
   | { op: "setRlimit"; type: string; resource: number; soft: number; hard: number }
   /** PR_CAPBSET_DROP every capability not in `keep`. */

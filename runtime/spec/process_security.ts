@@ -100,3 +100,30 @@ export function hostLsms(): { apparmor: boolean; selinux: boolean } {
     selinux: read("/sys/fs/selinux/enforce") !== null,
   };
 }
+
+/** sched_setattr(2) policies by their OCI names (SCHED_ISO is reserved: Linux has no such policy). */
+export const SCHED_POLICIES: Readonly<Record<string, number>> = {
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
+};
+
+export const SCHED_FLAGS: Readonly<Record<string, number>> = {
+  SCHED_FLAG_RESET_ON_FORK: 0x01,
+  SCHED_FLAG_RECLAIM: 0x02,
+  SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+};
+
+/** ioprio_set(2) classes by their OCI names. */
+export const IOPRIO_CLASSES: Readonly<Record<string, number>> = {
+  IOPRIO_CLASS_RT: 1,
+  IOPRIO_CLASS_BE: 2,
+  IOPRIO_CLASS_IDLE: 3,
+};

@@ -44,7 +44,7 @@ export interface Process {
   apparmorProfile?: string;
   oomScoreAdj?: number;
   selinuxLabel?: string;
-  scheduler?: Record<string, unknown>;
+  scheduler?: Scheduler;
   ioPriority?: { class: string; priority?: number };
   execCPUAffinity?: { initial?: string; final?: string };
 }
@@ -129,6 +129,17 @@ export interface Linux {
   intelRdt?: Record<string, unknown>;
   personality?: { domain: string; flags?: string[] };
   memoryPolicy?: Record<string, unknown>;
+}
+
+/** process.scheduler: sched_setattr(2)'s fields. */
+export interface Scheduler {
+  policy: string;
+  nice?: number;
+  priority?: number;
+  flags?: string[];
+  runtime?: number;
+  deadline?: number;
+  period?: number;
 }
 
 /** linux.resources.devices: the device cgroup's rules; the last that matches wins. */

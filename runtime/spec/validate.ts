@@ -9,7 +9,15 @@ import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, type ConfigProblem, DruntimeError } from "../errors.ts";
 import { describeUnknownMountOption, parseMountOptions, parsePropagation } from "./mount_options.ts";
 import { type Hooks, NAMESPACE_TYPES, type Resources, type Spec } from "./types.ts";
-import { CAPABILITY_SETS, isRlimitName, PERSONALITY_DOMAINS, sysctlProblem } from "./process_security.ts";
+import {
+  CAPABILITY_SETS,
+  IOPRIO_CLASSES,
+  isRlimitName,
+  PERSONALITY_DOMAINS,
+  SCHED_FLAGS,
+  SCHED_POLICIES,
+  sysctlProblem,
+} from "./process_security.ts";
 import { CAPABILITIES } from "../../ffi/constants.ts";
 import { validateSeccomp } from "./seccomp.ts";
 
@@ -37,8 +45,6 @@ interface NotAppliedYet {
  * the warning is the user's only sign that the container runs without it.
  */
 const NOT_APPLIED_YET: readonly NotAppliedYet[] = [
-  { path: "process.scheduler", present: (s) => s.process?.scheduler !== undefined },
-  { path: "process.ioPriority", present: (s) => s.process?.ioPriority !== undefined },
   { path: "process.execCPUAffinity", present: (s) => s.process?.execCPUAffinity !== undefined },
   {
     path: "process.terminal",
@@ -260,8 +266,46 @@ function checkProcess(c: Checker, value: unknown): void {
   c.string("process.apparmorProfile", process.apparmorProfile);
   c.string("process.selinuxLabel", process.selinuxLabel);
   c.integer("process.oomScoreAdj", process.oomScoreAdj, { min: -1000, max: 1000 });
-  c.object("process.scheduler", process.scheduler);
-  c.object("process.ioPriority", process.ioPriority);
+  const sched = c.object("process.scheduler", process.scheduler);
+  if (sched !== undefined) {
+    const policy = c.string("process.scheduler.policy", sched.policy, true);
+    if (policy !== undefined && !(policy in SCHED_POLICIES)) {
+      c.add(
+        "process.scheduler.policy",
+        `${quote(policy)} is not a policy Linux has (${Object.keys(SCHED_POLICIES).join(", ")})`,
+      );
+    }
+    c.integer("process.scheduler.nice", sched.nice, { min: -20, max: 19 });
+    c.integer("process.scheduler.priority", sched.priority, { min: 0, max: 99 });
+    c.stringArray("process.scheduler.flags", sched.flags)?.forEach((flag, i) => {
+      if (!(flag in SCHED_FLAGS)) {
+        c.add(`process.scheduler.flags[${i}]`, `${quote(flag)} is not a SCHED_FLAG_*`);
+      }
+    });
+    for (const f of ["runtime", "deadline", "period"]) {
+      c.integer(`process.scheduler.${f}`, sched[f], { min: 0 });
+    }
+    const rt = policy === "SCHED_FIFO" || policy === "SCHED_RR";
+    if (rt && (typeof sched.priority !== "number" || sched.priority < 1)) {
+      c.add("process.scheduler.priority", `${policy} needs a priority from 1 to 99`);
+    } else if (!rt && typeof sched.priority === "number" && sched.priority !== 0) {
+      c.add(
+        "process.scheduler.priority",
+        `only SCHED_FIFO and SCHED_RR take a priority, got ${sched.priority}`,
+      );
+    }
+  }
+  const ioprio = c.object("process.ioPriority", process.ioPriority);
+  if (ioprio !== undefined) {
+    const cls = c.string("process.ioPriority.class", ioprio.class, true);
+    if (cls !== undefined && !(cls in IOPRIO_CLASSES)) {
+      c.add(
+        "process.ioPriority.class",
+        `must be IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE, got ${quote(cls)}`,
+      );
+    }
+    c.integer("process.ioPriority.priority", ioprio.priority, { min: 0, max: 7 });
+  }
   c.object("process.execCPUAffinity", process.execCPUAffinity);
 }
 
