@@ -7,7 +7,7 @@
  * is also placed in the unified tree so that everything that reads it sees it.
  */
 import { isAbsolute, normalize } from "node:path";
-import { type MountInfo, readMountInfo } from "../init/mountinfo.ts";
+import { type MountInfo, readMountInfo, visibleMounts } from "../init/mountinfo.ts";
 import { DruntimeError } from "../errors.ts";
 
 /** druntime's own parent at the root of every hierarchy: it never nests under its caller. */
@@ -33,15 +33,7 @@ function v1Controllers(m: MountInfo): string[] {
 export function detectHierarchies(mounts: readonly MountInfo[] = readMountInfo()): Hierarchies {
   const v1 = new Map<string, string>();
   let v2: string | null = null;
-  // A mount on (or above) the mount point of an earlier one hides it: a cgroup2 mounted over
-  // /sys/fs/cgroup leaves the v1 mounts under it in mountinfo, out of reach.
-  const hidden = (i: number) =>
-    mounts.slice(i + 1).some((later) =>
-      mounts[i].mountPoint === later.mountPoint ||
-      mounts[i].mountPoint.startsWith(`${later.mountPoint.replace(/\/$/, "")}/`)
-    );
-  for (const [i, m] of mounts.entries()) {
-    if (hidden(i)) continue;
+  for (const m of visibleMounts(mounts)) {
     if (m.fstype === "cgroup") {
       for (const c of v1Controllers(m)) if (!v1.has(c)) v1.set(c, m.mountPoint);
     } else if (m.fstype === "cgroup2" && v2 === null) {

@@ -101,14 +101,18 @@ function initCpuset(dir: string, mount: string): void {
   }
 }
 
-/** A v2 parent hands its controllers down: each ancestor's subtree_control names them. */
-function enableV2Controllers(mount: string, dir: string): void {
+/**
+ * A v2 parent hands its controllers down: each ancestor's subtree_control must name the ones
+ * the container's limits use. Only those are enabled, and only where missing, so a container
+ * without limits changes nothing above its own cgroup.
+ */
+function enableV2Controllers(mount: string, dir: string, needed: readonly string[]): void {
   const rel = dir.slice(mount.length).split("/").filter(Boolean);
   let at = mount;
   for (const part of rel) {
     const available = (readCgroupFile(at, "cgroup.controllers") ?? "").trim().split(/\s+/).filter(Boolean);
     const enabled = new Set((readCgroupFile(at, "cgroup.subtree_control") ?? "").trim().split(/\s+/));
-    const missing = available.filter((c) => !enabled.has(c));
+    const missing = available.filter((c) => needed.includes(c) && !enabled.has(c));
     if (missing.length) {
       try {
         Deno.writeTextFileSync(join(at, "cgroup.subtree_control"), missing.map((c) => `+${c}`).join(" "));
@@ -121,8 +125,15 @@ function enableV2Controllers(mount: string, dir: string): void {
   }
 }
 
-/** Makes the container's cgroup directories (nothing is written into them yet). */
-export function createCgroup(path: string, h: Hierarchies = detectHierarchies()): CgroupRecord {
+/**
+ * Makes the container's cgroup directories (nothing is written into them yet). `resources` says
+ * which v2 controllers the parents must hand down.
+ */
+export function createCgroup(
+  path: string,
+  resources: Resources = {},
+  h: Hierarchies = detectHierarchies(),
+): CgroupRecord {
   const created: string[] = [];
   const rec: CgroupRecord = { path, mode: h.mode, dirs: {}, created };
   try {
@@ -137,7 +148,8 @@ export function createCgroup(path: string, h: Hierarchies = detectHierarchies())
       const dir = join(h.v2!, path);
       rec.dirs = { "": dir };
       makeDirs(dir, created);
-      enableV2Controllers(h.v2!, dir);
+      const needed = planResources(resources, "v2", null).writes.map((w) => w.controller);
+      enableV2Controllers(h.v2!, dir, needed);
     }
   } catch (e) {
     destroyCgroup(rec);
@@ -168,7 +180,16 @@ function applyWrite(rec: CgroupRecord, w: CgroupWrite, warn: (m: string) => void
   for (const { file, value } of [{ file: w.file, value: w.value }, ...(w.alternatives ?? [])]) {
     if (exists(join(dir, file))) return writeCgroupFile(dir, file, value);
   }
-  warn(`cgroup: ${join(dir, w.file)} does not exist on this kernel; ${w.value} not applied`);
+  const controllers = rec.mode === "v2"
+    ? (readCgroupFile(dir, "cgroup.controllers") ?? "").trim().split(/\s+/)
+    : [];
+  if (rec.mode === "v2" && !controllers.includes(w.controller)) {
+    warn(
+      `cgroup: the ${w.controller} controller is not enabled for ${dir}; ${w.file} = ${w.value} not applied`,
+    );
+  } else {
+    warn(`cgroup: ${join(dir, w.file)} does not exist on this kernel; ${w.file} = ${w.value} not applied`);
+  }
 }
 
 /** v1 device rules, in order: each line to devices.allow or devices.deny. */

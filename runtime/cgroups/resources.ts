@@ -112,9 +112,10 @@ export function planResources(
 
   if (mode === "v1") {
     if (m) {
-      if (m.limit !== undefined) w("memory", "memory.limit_in_bytes", m.limit);
-      if (m.reservation !== undefined) w("memory", "memory.soft_limit_in_bytes", m.reservation);
-      if (m.swap !== undefined) w("memory", "memory.memsw.limit_in_bytes", m.swap);
+      // 0 means "not set" for these, as runc reads them.
+      if (m.limit) w("memory", "memory.limit_in_bytes", m.limit);
+      if (m.reservation) w("memory", "memory.soft_limit_in_bytes", m.reservation);
+      if (m.swap) w("memory", "memory.memsw.limit_in_bytes", m.swap);
       if (m.kernel !== undefined) {
         warnings.push(
           "linux.resources.memory.kernel: kernel memory limits are gone from Linux 5.16 on; ignored",
@@ -172,9 +173,10 @@ export function planResources(
 
   // cgroup v2
   if (m) {
-    if (m.limit !== undefined) w("memory", "memory.max", limit(m.limit, "max"));
-    if (m.reservation !== undefined) w("memory", "memory.low", limit(m.reservation, "max"));
-    if (m.swap !== undefined) {
+    // 0 means "not set" for these, as runc reads them.
+    if (m.limit) w("memory", "memory.max", limit(m.limit, "max"));
+    if (m.reservation) w("memory", "memory.low", limit(m.reservation, "max"));
+    if (m.swap) {
       // v1's swap is memory+swap; v2's memory.swap.max is swap alone.
       if (m.swap < 0) w("memory", "memory.swap.max", "max");
       else if (m.limit !== undefined && m.limit > 0) {

@@ -247,7 +247,10 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   try {
     writeState(opts.root, stored);
     // Made before the clone and recorded at once, so that a failure anywhere removes it.
-    cgroup = createCgroup(cgroupPathFor(prepared.spec.linux?.cgroupsPath, opts.id));
+    cgroup = createCgroup(
+      cgroupPathFor(prepared.spec.linux?.cgroupsPath, opts.id),
+      prepared.spec.linux?.resources,
+    );
     stored.cgroup = cgroup;
     stored.resources = prepared.spec.linux?.resources ?? {};
     writeState(opts.root, stored);

@@ -45,6 +45,18 @@ export function parseMountInfo(text: string): MountInfo[] {
   return out;
 }
 
+/**
+ * The mounts a path lookup can reach: a later mount on (or above) an earlier one's mount point
+ * hides it (a cgroup2 mounted over /sys/fs/cgroup leaves the v1 mounts under it listed).
+ */
+export function visibleMounts<T extends { mountPoint: string }>(mounts: readonly T[]): T[] {
+  return mounts.filter((m, i) =>
+    !mounts.slice(i + 1).some((later) =>
+      m.mountPoint === later.mountPoint || m.mountPoint.startsWith(`${later.mountPoint.replace(/\/$/, "")}/`)
+    )
+  );
+}
+
 /** The mounts of the calling process's mount namespace. */
 export function readMountInfo(): MountInfo[] {
   return parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo"));

@@ -24,7 +24,7 @@ import {
 import { EPERM, SyscallError } from "../../ffi/errno.ts";
 import { lstatOrNull, mkdirAllInRoot, resolveInRoot } from "./securejoin.ts";
 import { copyTree } from "./copyup.ts";
-import { mountPointOf, readMountInfo, readProcCgroups } from "./mountinfo.ts";
+import { mountPointOf, readMountInfo, readProcCgroups, visibleMounts } from "./mountinfo.ts";
 
 /** Where the pipeline is: before pivot_root container paths live under the rootfs. */
 export interface RootfsContext {
@@ -88,7 +88,7 @@ function mountToRootfs(ctx: RootfsContext, step: Extract<Step, { op: "mount" }>)
 /** The v1 hierarchies (or the v2 one) bound or mounted under target, as runc does. */
 function mountCgroups(ctx: RootfsContext, step: Extract<Step, { op: "mountCgroups" }>): void {
   const target = ensureTarget(ctx, step.target, false);
-  const mounts = readMountInfo();
+  const mounts = visibleMounts(readMountInfo());
   const v1 = mounts.filter((m) => m.fstype === "cgroup");
   const own = readProcCgroups(Deno.readTextFileSync("/proc/self/cgroup"));
   const roFlags = step.readonly ? K.MS_RDONLY : 0;
