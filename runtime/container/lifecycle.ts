@@ -474,7 +474,7 @@ export function parseSignal(s: string): number {
     if (n >= 1 && n < K.NSIG) return n;
   } else {
     const name = s.toUpperCase().replace(/^SIG/, "");
-    if (name in K.SIGNALS) return K.SIGNALS[name];
+    if (Object.hasOwn(K.SIGNALS, name)) return K.SIGNALS[name];
     const rt = /^RTMIN(?:\+(\d+))?$|^RTMAX(?:-(\d+))?$/.exec(name);
     if (rt) {
       const n = rt[1] !== undefined || name === "RTMIN" ? 34 + Number(rt[1] ?? 0) : 64 - Number(rt[2] ?? 0);

@@ -91,21 +91,20 @@ function processSteps(spec: Spec, process: Process, opts: PlanOptions): Step[] {
     }
     : null;
   if (seccomp?.early) steps.push(seccomp);
+  // No process.capabilities means none at all (what runc and crun give), never the caller's.
   const caps = process.capabilities;
   const lastCap = opts.lastCap ?? kernelLastCap();
   const numbers = (set: CapabilitySet) => capabilityNumbers(caps?.[set] ?? [], lastCap).numbers;
-  if (caps) steps.push({ op: "dropBoundingSet", keep: numbers("bounding") }, { op: "keepCaps" });
+  steps.push({ op: "dropBoundingSet", keep: numbers("bounding") }, { op: "keepCaps" });
   const user = process.user;
   steps.push({ op: "setUser", uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [] });
-  if (caps) {
-    steps.push({
-      op: "setCapabilities",
-      effective: numbers("effective"),
-      permitted: numbers("permitted"),
-      inheritable: numbers("inheritable"),
-      ambient: numbers("ambient"),
-    });
-  }
+  steps.push({
+    op: "setCapabilities",
+    effective: numbers("effective"),
+    permitted: numbers("permitted"),
+    inheritable: numbers("inheritable"),
+    ambient: numbers("ambient"),
+  });
   steps.push({ op: "umask", mask: user.umask ?? DEFAULT_UMASK }, { op: "chdir", path: process.cwd });
   if (process.noNewPrivileges) steps.push({ op: "noNewPrivileges" });
   if (seccomp && !seccomp.early) steps.push(seccomp);

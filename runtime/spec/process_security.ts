@@ -25,8 +25,8 @@ export function capabilityNumbers(
 ): { numbers: number[]; skipped: string[] } {
   const numbers: number[] = [], skipped: string[] = [];
   for (const name of names) {
+    if (!Object.hasOwn(CAPABILITIES, name)) continue; // refused by validation
     const n = CAPABILITIES[name];
-    if (n === undefined) continue; // refused by validation
     if (n > lastCap) skipped.push(name);
     else if (!numbers.includes(n)) numbers.push(n);
   }
@@ -45,7 +45,7 @@ export function capabilityWarnings(spec: Spec, lastCap: number): string[] {
 }
 
 export function isRlimitName(name: string): boolean {
-  return name in RLIMITS;
+  return Object.hasOwn(RLIMITS, name);
 }
 
 export const PERSONALITY_DOMAINS: Readonly<Record<string, number>> = {

@@ -239,11 +239,24 @@ function checkProcess(c: Checker, value: unknown): void {
   if (caps !== undefined) {
     for (const set of CAPABILITY_SETS) {
       c.stringArray(`process.capabilities.${set}`, caps[set])?.forEach((name, i) => {
-        if (!(name in CAPABILITIES)) {
+        if (!Object.hasOwn(CAPABILITIES, name)) {
           c.add(`process.capabilities.${set}[${i}]`, `${quote(name)} is not a capability`);
         }
       });
     }
+  }
+  if (caps !== undefined) {
+    const list = (set: string) => Array.isArray(caps[set]) ? caps[set] as unknown[] : [];
+    list("ambient").forEach((name, i) => {
+      if (typeof name !== "string" || !Object.hasOwn(CAPABILITIES, name)) return;
+      const missing = ["permitted", "inheritable"].filter((set) => !list(set).includes(name));
+      if (missing.length) {
+        c.add(
+          `process.capabilities.ambient[${i}]`,
+          `${name} must also be in ${missing.join(" and ")}: the kernel keeps no other`,
+        );
+      }
+    });
   }
   const seenRlimits = new Set<string>();
   c.array("process.rlimits", process.rlimits)?.forEach((item, i) => {
@@ -269,7 +282,7 @@ function checkProcess(c: Checker, value: unknown): void {
   const sched = c.object("process.scheduler", process.scheduler);
   if (sched !== undefined) {
     const policy = c.string("process.scheduler.policy", sched.policy, true);
-    if (policy !== undefined && !(policy in SCHED_POLICIES)) {
+    if (policy !== undefined && !Object.hasOwn(SCHED_POLICIES, policy)) {
       c.add(
         "process.scheduler.policy",
         `${quote(policy)} is not a policy Linux has (${Object.keys(SCHED_POLICIES).join(", ")})`,
@@ -278,7 +291,7 @@ function checkProcess(c: Checker, value: unknown): void {
     c.integer("process.scheduler.nice", sched.nice, { min: -20, max: 19 });
     c.integer("process.scheduler.priority", sched.priority, { min: 0, max: 99 });
     c.stringArray("process.scheduler.flags", sched.flags)?.forEach((flag, i) => {
-      if (!(flag in SCHED_FLAGS)) {
+      if (!Object.hasOwn(SCHED_FLAGS, flag)) {
         c.add(`process.scheduler.flags[${i}]`, `${quote(flag)} is not a SCHED_FLAG_*`);
       }
     });
@@ -298,7 +311,7 @@ function checkProcess(c: Checker, value: unknown): void {
   const ioprio = c.object("process.ioPriority", process.ioPriority);
   if (ioprio !== undefined) {
     const cls = c.string("process.ioPriority.class", ioprio.class, true);
-    if (cls !== undefined && !(cls in IOPRIO_CLASSES)) {
+    if (cls !== undefined && !Object.hasOwn(IOPRIO_CLASSES, cls)) {
       c.add(
         "process.ioPriority.class",
         `must be IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE, got ${quote(cls)}`,
@@ -537,7 +550,7 @@ function checkResources(c: Checker, value: unknown): void {
   }
 }
 
-function checkLinux(c: Checker, value: unknown): Set<string> {
+function checkLinux(c: Checker, value: unknown, doc: JsonObject): Set<string> {
   const linux = c.object("linux", value);
   if (linux === undefined) return new Set();
   const namespaces = checkNamespaces(c, linux.namespaces);
@@ -571,6 +584,10 @@ function checkLinux(c: Checker, value: unknown): Set<string> {
     for (const key of Object.keys(linux.sysctl)) {
       const problem = sysctlProblem(key, namespaces);
       if (problem !== null) c.add(`linux.sysctl.${key}`, problem);
+      const uts = key.replaceAll("/", ".").replace(/^kernel\./, "");
+      if ((uts === "hostname" || uts === "domainname") && typeof doc[uts] === "string" && doc[uts] !== "") {
+        c.add(`linux.sysctl.${key}`, `conflicts with ${uts}: set only ${uts}`);
+      }
     }
   }
   c.absolutePathArray("linux.maskedPaths", linux.maskedPaths);
@@ -580,7 +597,7 @@ function checkLinux(c: Checker, value: unknown): Set<string> {
   const personality = c.object("linux.personality", linux.personality);
   if (personality !== undefined) {
     const domain = c.string("linux.personality.domain", personality.domain, true);
-    if (domain !== undefined && !(domain in PERSONALITY_DOMAINS)) {
+    if (domain !== undefined && !Object.hasOwn(PERSONALITY_DOMAINS, domain)) {
       c.add("linux.personality.domain", `must be LINUX or LINUX32, got ${quote(domain)}`);
     }
     const flags = c.stringArray("linux.personality.flags", personality.flags);
@@ -631,7 +648,7 @@ function specProblems(doc: unknown): ConfigProblem[] {
   checkMounts(c, doc.mounts);
   checkHooks(c, doc.hooks);
   c.stringMap("annotations", doc.annotations);
-  const namespaces = checkLinux(c, doc.linux);
+  const namespaces = checkLinux(c, doc.linux, doc);
   checkNamespaceNeeds(c, doc, namespaces);
   return c.problems;
 }

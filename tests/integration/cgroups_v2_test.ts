@@ -11,9 +11,9 @@
  * records in state.json are the same for every command.
  *
  * The v1 tree is detached, not just covered: mountinfo still lists mounts that a later mount
- * hides. druntime's detectHierarchies skips them (since 5725cb2), but the container's init, which
- * mounts its /sys/fs/cgroup, does not yet; the tests with COVER_SCRIPT (the plain "mount cgroup2
- * over /sys/fs/cgroup" wrapper) show both. See /tmp/bugs-cgroups-v2.md.
+ * hides. druntime skips them, both when it picks the cgroup version and when the init mounts
+ * the container's /sys/fs/cgroup; the tests with COVER_SCRIPT (the plain "mount cgroup2 over
+ * /sys/fs/cgroup" wrapper) check both.
  *
  * What is tested needs no controller: placement, pause/resume through cgroup.freeze, kill --all
  * through cgroup.kill (and TERM through freeze, signal, thaw), delete removing the cgroup, the
@@ -538,9 +538,8 @@ Deno.test({
 });
 
 // The brief's wrapper: cgroup2 mounted over the v1 tree, whose mounts stay listed in mountinfo.
-// druntime's own detection now skips them (v2 mode); the container's cgroup mount must too.
-// Fails today: the init's mountCgroups (runtime/init/rootfs.ts) still counts the hidden v1 mounts
-// and gives the container a tmpfs of v1 hierarchies. See /tmp/bugs-cgroups-v2.md.
+// druntime's own detection skips them (v2 mode); the container's cgroup mount must too, or the
+// container would get a tmpfs of v1 hierarchies rooted at the caller's cgroups.
 Deno.test({
   name: "cgroup v2: with cgroup2 mounted over the v1 tree the container's /sys/fs/cgroup is cgroup2 too",
   ...needsV2(
@@ -595,7 +594,6 @@ Deno.test({
       // The kernel has the pids controller (bound to a v1 hierarchy here): what is missing is the
       // controller in this cgroup2 (its cgroup.controllers), and the message should say so, as
       // druntime's v1 mode does ("no pids controller on this host"), not blame the kernel.
-      // Fails today: see /tmp/bugs-cgroups-v2.md.
       if (/^pids\s+\d+\s+\d+\s+1$/m.test(await Deno.readTextFile("/proc/cgroups"))) {
         assert.doesNotMatch(said, /on this kernel/, "the kernel has pids (/proc/cgroups)");
         assert.match(said, /pids controller/);

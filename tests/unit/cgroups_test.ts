@@ -391,9 +391,9 @@ Deno.test('planResources v2: memory.swap.max is swap minus limit; -1 is "max"', 
 });
 
 // runc (libcontainer's setMemoryAndSwap, ConvertMemorySwapToCgroupV2Value) reads a memory.swap of
-// 0 as "not set" and writes no swap file. druntime writes memory.memsw.limit_in_bytes=0 on v1,
-// which the kernel refuses (EINVAL: below memory.limit), so `create` fails where runc runs the
-// container; on v2 it writes memory.swap.max=0 (no swap at all). See /tmp/bugs-cgroups-v2.md.
+// 0 as "not set" and writes no swap file. Writing memory.memsw.limit_in_bytes=0 on v1 would be
+// refused (EINVAL: below memory.limit) where runc runs the container, and memory.swap.max=0 on v2
+// would turn swap off.
 Deno.test("planResources: memory.swap 0 is unset, as runc reads it (v1 and v2)", () => {
   for (const mode of ["v1", "v2"] as const) {
     const plan = planResources({ memory: { limit: 104857600, swap: 0 } }, mode, null);

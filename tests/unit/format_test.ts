@@ -9,7 +9,7 @@ import { STAGE_ORDER } from "../fixtures/defaults.ts";
 const ROOTFS = "/bundle/rootfs";
 
 function defaultPlan(): Plan {
-  return buildPlan(defaultSpec(), { rootfs: ROOTFS, bundle: "/bundle", hasKcore: true });
+  return buildPlan(defaultSpec(), { rootfs: ROOTFS, bundle: "/bundle", hasKcore: true, lastCap: 40 });
 }
 
 Deno.test("formatPlan: the rootfs, every stage name in order, steps numbered 1..n across stages", () => {
@@ -50,8 +50,15 @@ Deno.test("formatPlan: a few lines of the default plan, word for word", () => {
       `  23. pivot_root into ${ROOTFS}; detach the old root`,
       "  40. remount / (ro)",
       '  41. set hostname "druntime"',
-      "  43. set umask 0022",
-      '  45. reset signals, close inherited fds, exec ["sh"] with 2 environment variables',
+      "  42. setrlimit RLIMIT_NOFILE soft 1024 hard 1024",
+      "  43. drop from the bounding set every capability but [CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE]",
+      "  44. keep capabilities across the uid change (PR_SET_KEEPCAPS)",
+      "  45. set user 0:0, additional groups []",
+      "  46. set capabilities: effective [CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE], permitted " +
+      "[CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE], inheritable [], ambient []",
+      "  47. set umask 0022",
+      "  49. set no_new_privs",
+      '  50. reset signals, close inherited fds, exec ["sh"] with 2 environment variables',
     ]
   ) {
     assert.ok(text.split("\n").includes(line), `missing line: ${line}\n${text}`);

@@ -24,7 +24,7 @@ const ROOTFS = "/bundle/rootfs";
 const BUNDLE = "/bundle";
 
 function plan(spec: Spec, opts: Partial<PlanOptions> = {}): Plan {
-  return buildPlan(spec, { rootfs: ROOTFS, bundle: BUNDLE, hasKcore: true, ...opts });
+  return buildPlan(spec, { rootfs: ROOTFS, bundle: BUNDLE, hasKcore: true, lastCap: 40, ...opts });
 }
 
 function stageNames(p: Plan): StageName[] {
@@ -160,10 +160,17 @@ Deno.test("default spec: pivotRoot, finalizeRootfs and process", () => {
   ]);
   assert.equal(stage(p, "finalizeRootfs").filter((s) => s.op === "mask").length, 11);
   assert.equal(stage(p, "finalizeRootfs").filter((s) => s.op === "readonlyPath").length, 5);
+  // CAP_KILL 5, CAP_NET_BIND_SERVICE 10, CAP_AUDIT_WRITE 29; no inheritable or ambient set.
+  const caps = [5, 10, 29];
   assert.deepEqual(stage(p, "process"), [
+    { op: "setRlimit", type: "RLIMIT_NOFILE", resource: 7, soft: 1024, hard: 1024 },
+    { op: "dropBoundingSet", keep: caps },
+    { op: "keepCaps" },
     { op: "setUser", uid: 0, gid: 0, additionalGids: [] },
+    { op: "setCapabilities", effective: caps, permitted: caps, inheritable: [], ambient: [] },
     { op: "umask", mask: 0o022 },
     { op: "chdir", path: "/" },
+    { op: "noNewPrivileges" },
     { op: "exec", args: ["sh"], env: spec.process!.env },
   ]);
 });
@@ -465,7 +472,7 @@ Deno.test("no mount namespace: chroot only, no prepareRoot or mounts", () => {
     assert.deepEqual(stageNames(p), ["pivotRoot", "finalizeRootfs", "process"]);
     assert.deepEqual(stage(p, "pivotRoot"), [{ op: "chroot" }]);
     assert.deepEqual(stage(p, "finalizeRootfs"), [{ op: "sethostname", name: "druntime" }]);
-    assert.deepEqual(stage(p, "process")[2], { op: "chdir", path: "/work" });
+    assert.deepEqual(stage(p, "process").filter((s) => s.op === "chdir"), [{ op: "chdir", path: "/work" }]);
   }
   delete spec.hostname;
   assert.deepEqual(stageNames(plan(spec)), ["pivotRoot", "process"]);
@@ -488,7 +495,10 @@ Deno.test("a cwd other than /: mkdir after the mounts, chdir in process", () => 
   const mounts = stage(p, "mountToRootfs");
   assert.deepEqual(mounts.at(-1), { op: "mkdir", path: "/work/dir", mode: 0o755 });
   assert.equal(mounts.filter((s) => s.op === "mkdir").length, 1);
-  assert.deepEqual(stage(p, "process")[2], { op: "chdir", path: "/work/dir/" });
+  assert.deepEqual(stage(p, "process").filter((s) => s.op === "chdir"), [{
+    op: "chdir",
+    path: "/work/dir/",
+  }]);
 });
 
 Deno.test("a non-proc mount inside /proc throws naming mounts[i]; the runc allow-list passes", () => {
@@ -520,7 +530,10 @@ Deno.test("user.umask is honoured, 0 included", () => {
   for (const umask of [0o077, 0o002, 0]) {
     const spec = defaultSpec();
     spec.process!.user.umask = umask;
-    assert.deepEqual(stage(plan(spec), "process")[1], { op: "umask", mask: umask });
+    assert.deepEqual(stage(plan(spec), "process").filter((s) => s.op === "umask"), [{
+      op: "umask",
+      mask: umask,
+    }]);
   }
 });
 
@@ -529,12 +542,19 @@ Deno.test("user, additionalGids, args and env reach the process stage", () => {
   spec.process!.user = { uid: 1000, gid: 100, additionalGids: [5, 10, 100] };
   spec.process!.args = ["/bin/echo", "hello world"];
   spec.process!.env = ["A=1"];
-  assert.deepEqual(stage(plan(spec), "process"), [
+  const ops = stage(plan(spec), "process");
+  assert.deepEqual(ops.filter((s) => ["setUser", "umask", "chdir", "exec"].includes(s.op)), [
     { op: "setUser", uid: 1000, gid: 100, additionalGids: [5, 10, 100] },
     { op: "umask", mask: 0o022 },
     { op: "chdir", path: "/" },
     { op: "exec", args: ["/bin/echo", "hello world"], env: ["A=1"] },
   ]);
+  assert.deepEqual(ops.at(-1)?.op, "exec");
+  // Without rlimits or noNewPrivileges: no setRlimit or noNewPrivileges step.
+  delete spec.process!.rlimits;
+  delete spec.process!.noNewPrivileges;
+  const ops2 = stage(plan(spec), "process").map((s) => s.op);
+  assert.ok(!ops2.includes("setRlimit") && !ops2.includes("noNewPrivileges"), ops2.join(" "));
 });
 
 Deno.test("cgroup mounts: without a cgroup namespace, read-write", () => {
