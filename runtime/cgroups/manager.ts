@@ -125,6 +125,15 @@ function enableV2Controllers(mount: string, dir: string, needed: readonly string
   }
 }
 
+/** Two containers in one cgroup would kill each other on delete: a cgroup with members is refused. */
+function refuseInUse(dirs: readonly string[], path: string): void {
+  for (const dir of dirs) {
+    if ((readCgroupFile(dir, "cgroup.procs") ?? "").trim() !== "") {
+      throw new DruntimeError(`cgroup ${path} is in use: ${dir} has processes (another container's?)`);
+    }
+  }
+}
+
 /**
  * Makes the container's cgroup directories (nothing is written into them yet). `resources` says
  * which v2 controllers the parents must hand down.
@@ -139,6 +148,7 @@ export function createCgroup(
   try {
     if (h.mode === "v1") {
       rec.dirs = v1Dirs(h, path);
+      refuseInUse(Object.values(rec.dirs), path);
       // A hybrid host's unified tree: placement only, so that tools reading it agree.
       if (h.v2 !== null) rec.dirs["unified"] = join(h.v2, path);
       for (const dir of new Set(Object.values(rec.dirs))) makeDirs(dir, created);
@@ -147,6 +157,7 @@ export function createCgroup(
     } else {
       const dir = join(h.v2!, path);
       rec.dirs = { "": dir };
+      refuseInUse([dir], path);
       makeDirs(dir, created);
       const needed = planResources(resources, "v2", null).writes.map((w) => w.controller);
       enableV2Controllers(h.v2!, dir, needed);
@@ -308,19 +319,28 @@ export function thaw(rec: CgroupRecord): void {
  * kernel has it; otherwise frozen, so no process forks away meanwhile, signalled, thawed.
  */
 export function signalAll(rec: CgroupRecord, signal: number): void {
+  // Removed by someone else: nothing is left in it to signal.
+  if (!exists(primaryDir(rec))) return;
   if (signal === 9 && rec.mode === "v2" && exists(join(rec.dirs[""], "cgroup.kill"))) {
     writeCgroupFile(rec.dirs[""], "cgroup.kill", "1");
     return;
   }
-  const canFreeze = rec.mode === "v2" || rec.dirs["freezer"] !== undefined;
+  const freezer = rec.mode === "v2" ? rec.dirs[""] : rec.dirs["freezer"];
+  const canFreeze = freezer !== undefined && exists(freezer);
   const wasFrozen = canFreeze && isFrozen(rec);
   if (canFreeze && !wasFrozen) freeze(rec);
   try {
     // A pid that exited meanwhile fails with ESRCH: nothing to do.
     for (const pid of cgroupPids(rec)) libc.kill(pid, signal);
   } finally {
-    if (canFreeze && !wasFrozen) thaw(rec);
+    // Thawed unless it was paused; a paused container that is killed is thawed so it can die.
+    if (canFreeze && (!wasFrozen || signal === 9)) thaw(rec);
   }
+}
+
+/** Thaws a frozen container so that a SIGKILL sent to it takes effect (runc does the same). */
+export function thawForKill(rec: CgroupRecord, signal: number): void {
+  if (signal === 9 && exists(primaryDir(rec)) && isFrozen(rec)) thaw(rec);
 }
 
 function rmdirRetry(dir: string): void {

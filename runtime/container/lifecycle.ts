@@ -24,10 +24,9 @@ import {
   type CgroupRecord,
   createCgroup,
   destroyCgroup,
-  isFrozen,
   setResources,
   signalAll,
-  thaw,
+  thawForKill,
 } from "../cgroups/manager.ts";
 import { containerDeviceRules } from "../cgroups/resources.ts";
 import {
@@ -534,6 +533,7 @@ export async function kill(root: string, id: string, signal: number, all = false
         check("kill", [pid, signal], -1);
       }
     }
+    if (stored.cgroup) thawForKill(stored.cgroup, signal);
   });
 }
 
@@ -551,8 +551,6 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
     }
     if (stored.cgroup) {
       signalAll(stored.cgroup, K.SIGKILL);
-      // A frozen process takes its SIGKILL only once thawed.
-      if (isFrozen(stored.cgroup)) thaw(stored.cgroup);
     } else if (initAlive(stored)) {
       for (const pid of containerPids(stored)) if (pid !== stored.pid) libc.kill(pid, K.SIGKILL);
     }

@@ -11,6 +11,7 @@ import {
   PERSONALITY_DOMAINS,
   SCHED_FLAGS,
   SCHED_POLICIES,
+  unraisableAmbient,
 } from "../spec/process_security.ts";
 import type { Plan, Stage, StageName, Step } from "./types.ts";
 import { parseMountOptions, parsePropagation } from "../spec/mount_options.ts";
@@ -103,7 +104,10 @@ function processSteps(spec: Spec, process: Process, opts: PlanOptions): Step[] {
     effective: numbers("effective"),
     permitted: numbers("permitted"),
     inheritable: numbers("inheritable"),
-    ambient: numbers("ambient"),
+    ambient: capabilityNumbers(
+      (caps?.ambient ?? []).filter((n) => !unraisableAmbient(caps ?? {}).includes(n)),
+      lastCap,
+    ).numbers,
   });
   steps.push({ op: "umask", mask: user.umask ?? DEFAULT_UMASK }, { op: "chdir", path: process.cwd });
   if (process.noNewPrivileges) steps.push({ op: "noNewPrivileges" });

@@ -41,7 +41,26 @@ export function capabilityWarnings(spec: Spec, lastCap: number): string[] {
   for (const set of CAPABILITY_SETS) {
     for (const s of capabilityNumbers(caps[set] ?? [], lastCap).skipped) skipped.add(s);
   }
-  return [...skipped].map((name) => `process.capabilities: ${name} is not known to this kernel; skipped`);
+  const out = [...skipped].map((name) =>
+    `process.capabilities: ${name} is not known to this kernel; skipped`
+  );
+  for (const name of unraisableAmbient(caps)) {
+    out.push(
+      `process.capabilities.ambient: ${name} is not in both permitted and inheritable, so it cannot be ambient; skipped`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Ambient capabilities that are not also permitted and inheritable: the kernel refuses to raise
+ * them, so they are skipped with a warning (runc warns too; its own default config has them).
+ */
+export function unraisableAmbient(caps: Partial<Record<CapabilitySet, string[]>>): string[] {
+  return (caps.ambient ?? []).filter((n) =>
+    Object.hasOwn(CAPABILITIES, n) &&
+    !((caps.permitted ?? []).includes(n) && (caps.inheritable ?? []).includes(n))
+  );
 }
 
 export function isRlimitName(name: string): boolean {

@@ -245,19 +245,6 @@ function checkProcess(c: Checker, value: unknown): void {
       });
     }
   }
-  if (caps !== undefined) {
-    const list = (set: string) => Array.isArray(caps[set]) ? caps[set] as unknown[] : [];
-    list("ambient").forEach((name, i) => {
-      if (typeof name !== "string" || !Object.hasOwn(CAPABILITIES, name)) return;
-      const missing = ["permitted", "inheritable"].filter((set) => !list(set).includes(name));
-      if (missing.length) {
-        c.add(
-          `process.capabilities.ambient[${i}]`,
-          `${name} must also be in ${missing.join(" and ")}: the kernel keeps no other`,
-        );
-      }
-    });
-  }
   const seenRlimits = new Set<string>();
   c.array("process.rlimits", process.rlimits)?.forEach((item, i) => {
     const at = `process.rlimits[${i}]`;

@@ -351,7 +351,15 @@ Deno.test("cli: --log FILE --log-format json writes errors as JSON lines", async
 Deno.test("cli: --log also gets warnings, and appends", async () => {
   await withTempDir("druntime-log-", async (dir) => {
     const bundle = join(dir, "bundle");
-    await makeBundle({ dir: bundle, args: ["true"] });
+    // Settings that are accepted but not applied yet: each makes one warning.
+    await makeBundle({
+      dir: bundle,
+      args: ["true"],
+      mutate: (spec) => {
+        spec.process!.terminal = true;
+        spec.linux!.mountLabel = "system_u:object_r:container_file_t:s0";
+      },
+    });
     const log = join(dir, "druntime.log");
     const args = [
       "--log",

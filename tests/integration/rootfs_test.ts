@@ -291,6 +291,10 @@ echo @@write; echo changed > f.txt && echo new > newfile && rm sub/inner && rm f
 `,
     mutate: (spec) => {
       spec.mounts!.push({ destination: "/data", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"] });
+      // Root reads and changes files of other owners only with these (the default spec has neither).
+      for (const set of ["bounding", "effective", "permitted"] as const) {
+        spec.process!.capabilities![set]!.push("CAP_DAC_OVERRIDE", "CAP_FOWNER");
+      }
     },
   });
   const data = join(c.rootfs, "data");

@@ -493,20 +493,6 @@ const REFUSED: BadCase[] = [
     mutate: (s) => s.linux!.personality = { domain: "hasOwnProperty" },
     expect: 'invalid config: linux.personality.domain: must be LINUX or LINUX32, got "hasOwnProperty"',
   },
-  {
-    name: "ambient capability not inheritable",
-    mutate: (s) => {
-      s.process!.user = { uid: 1000, gid: 1000 };
-      s.process!.capabilities = {
-        bounding: ["CAP_NET_BIND_SERVICE"],
-        permitted: ["CAP_NET_BIND_SERVICE"],
-        effective: ["CAP_NET_BIND_SERVICE"],
-        ambient: ["CAP_NET_BIND_SERVICE"],
-      };
-    },
-    expect:
-      /invalid config: process\.capabilities\.ambient\[0\]: CAP_NET_BIND_SERVICE must also be in inheritable/,
-  },
   // runc and crun refuse this conflict too.
   {
     name: "sysctl kernel.hostname beside hostname",
@@ -514,6 +500,28 @@ const REFUSED: BadCase[] = [
     expect: /invalid config: linux\.sysctl\.kernel\.hostname: .*hostname/,
   },
 ];
+
+Deno.test({
+  name: "security: an ambient capability that is not inheritable is skipped with a warning, as runc does",
+  ...rootOnly(
+    "security: an ambient capability that is not inheritable is skipped with a warning, as runc does",
+  ),
+  async fn() {
+    const r = await runScript("ambient-not-inheritable", CAP_LINES, (s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.process!.capabilities = {
+        bounding: ["CAP_NET_BIND_SERVICE"],
+        permitted: ["CAP_NET_BIND_SERVICE"],
+        effective: ["CAP_NET_BIND_SERVICE"],
+        ambient: ["CAP_NET_BIND_SERVICE"],
+      };
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: process\.capabilities\.ambient: CAP_NET_BIND_SERVICE is not in both/);
+    // A non-root user keeps nothing across execve without an ambient set.
+    assert.deepEqual(capSets(r.stdout), expectedSets({ bnd: ["CAP_NET_BIND_SERVICE"] }));
+  },
+});
 
 /** Runs each case: exit 1, the expected message, no stack trace, nothing left behind. */
 async function expectFailures(t: Deno.TestContext, cases: BadCase[], prefix: string): Promise<void> {
