@@ -93,6 +93,7 @@ const COMMANDS: Record<string, Command> = {
         }
         const prepared = prepareBundle(bundle, { noPivot });
         for (const w of prepared.warnings) g.log.warn(w);
+        for (const n of prepared.notes) g.log.debug(n);
         console.log(format === "json" ? JSON.stringify(prepared.plan, null, 2) : formatPlan(prepared.plan));
         return 0;
       }

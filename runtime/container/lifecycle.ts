@@ -88,6 +88,8 @@ export interface PreparedBundle {
   bundle: string;
   rootfs: string;
   warnings: string[];
+  /** What --debug shows. */
+  notes: string[];
 }
 
 /** Loads and validates a bundle and computes its plan; touches nothing. */
@@ -96,20 +98,21 @@ export function prepareBundle(bundleDir: string, opts: { noPivot?: boolean } = {
   checkHostLsms(spec);
   const lastCap = kernelLastCap();
   const more = capabilityWarnings(spec, lastCap);
+  const notes: string[] = [];
   let seccomp: { filter: Uint8Array; flags: number } | undefined;
   if (spec.linux?.seccomp) {
     const compiled = compileSeccomp(spec.linux.seccomp);
     seccomp = compiled;
+    // Profiles list syscalls of every architecture: skipping the others' is normal (runc says
+    // nothing), so it is a debug note, not a warning.
     if (compiled.skipped.length) {
-      more.push(
-        `linux.seccomp: syscalls unknown for this filter's architectures, skipped: ${
-          compiled.skipped.join(", ")
-        }`,
+      notes.push(
+        `linux.seccomp: not on this filter's architectures, skipped: ${compiled.skipped.join(", ")}`,
       );
     }
   }
   const plan = buildPlan(spec, { rootfs, bundle, noPivot: opts.noPivot, lastCap, seccomp });
-  return { spec, plan, bundle, rootfs, warnings: [...warnings, ...more] };
+  return { spec, plan, bundle, rootfs, warnings: [...warnings, ...more], notes };
 }
 
 /** An LSM label the host cannot apply is an error, not a container that runs unconfined. */
@@ -221,6 +224,7 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   }
   const prepared = prepareBundle(opts.bundle, { noPivot: opts.noPivot });
   for (const w of prepared.warnings) opts.log.warn(w);
+  for (const n of prepared.notes) opts.log.debug(n);
   t.push(["load", now()]);
 
   createStateEntry(opts.root, opts.id);
