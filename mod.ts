@@ -1,6 +1,8 @@
 /**
  * druntime as a library: load and validate an OCI bundle, compute the plan that builds its
- * container, and run it, from a Deno program. The `druntime` CLI is a thin layer over these.
+ * container, run it, and drive its lifecycle (create, start, state, kill, delete, list) and its
+ * cgroup (pause, resume, update, ps, events) from a Deno program. The `druntime` CLI is a thin
+ * layer over these.
  *
  * ```ts
  * import { run, Logger } from "./mod.ts";
@@ -21,6 +23,7 @@ export type {
   Namespace,
   NamespaceType,
   Process,
+  Resources,
   Rlimit,
   Root,
   Spec,
@@ -44,7 +47,10 @@ export { parseMountOptions, parsePropagation } from "./runtime/spec/mount_option
 /** The plan: computed from a config, printed by `run --dry-run`. */
 export { buildPlan, DEFAULT_DEVICES } from "./runtime/plan/build.ts";
 export { describeStep, formatPlan } from "./runtime/plan/format.ts";
-/** Runs a container in the foreground; prepareBundle loads and plans without touching anything. */
+/**
+ * The lifecycle, runc's commands: create, start, state, kill, delete, list; run = create + start
+ * + wait + delete. prepareBundle loads and plans without touching anything.
+ */
 export {
   create,
   deleteContainer,
@@ -58,6 +64,12 @@ export {
   state,
 } from "./runtime/container/lifecycle.ts";
 export { DEFAULT_STATE_ROOT } from "./runtime/container/state.ts";
+/** A running container's cgroup: pause, resume, new limits, its processes, its usage and OOM events. */
+export { pause, ps, resume, statsEvent, update, watchEvents } from "./runtime/container/control.ts";
+export type { OomEvent, StatsEvent } from "./runtime/container/control.ts";
+export type { Stats } from "./runtime/cgroups/stats.ts";
+/** Where a container's cgroup goes: linux.cgroupsPath read as runc reads it, under /druntime. */
+export { cgroupPathFor, DRUNTIME_PARENT } from "./runtime/cgroups/hierarchy.ts";
 /** Where druntime's errors and warnings go. */
 export { Logger } from "./runtime/log.ts";
 /** The errors druntime throws: user-facing, config problems, init stage failures, syscalls. */
