@@ -596,3 +596,161 @@ Deno.test({
     await expectFailures(t, KERNEL_REFUSES, "kernel");
   },
 });
+
+// ---------------------------------------------------------------------------------------
+// seccomp, through real containers
+// ---------------------------------------------------------------------------------------
+
+/** Denies mkdir/mkdirat with EACCES (not the default EPERM: the chosen errno must show) and kill(_, SIGUSR1). */
+function denyProfile(noNewPrivileges: boolean): (s: Spec) => void {
+  return (s) => {
+    s.process!.noNewPrivileges = noNewPrivileges;
+    s.linux!.seccomp = {
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [
+        { names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 },
+        { names: ["kill"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 10, op: "SCMP_CMP_EQ" }] },
+      ],
+    };
+  };
+}
+
+const SECCOMP_SCRIPT = [
+  "mkdir /tmp/d 2>&1; echo mkdir=$?",
+  "kill -USR1 $$ 2>&1; echo usr1=$?",
+  "kill -0 $$; echo zero=$?",
+  "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status",
+].join("; ");
+
+Deno.test({
+  name:
+    "security: seccomp denies the chosen syscalls with the chosen errno and honours an argument comparison",
+  ...rootOnly(
+    "security: seccomp denies the chosen syscalls with the chosen errno and honours an argument comparison",
+  ),
+  async fn(t) {
+    // With no_new_privs the start waiter loads the filter last; without it the init loads it
+    // before dropping capabilities (it then needs CAP_SYS_ADMIN), as runc does.
+    for (const nnp of [true, false]) {
+      await t.step(`noNewPrivileges ${nnp}`, async () => {
+        const out = await mustRun(`seccomp-${nnp}`, SECCOMP_SCRIPT, denyProfile(nnp));
+        assert.match(out, /Permission denied/, "mkdir fails with the chosen errno, EACCES");
+        assert.match(out, /^mkdir=1$/m);
+        assert.match(out, /^usr1=1$/m, "kill(pid, SIGUSR1) is denied");
+        assert.match(out, /^zero=0$/m, "kill(pid, 0) is not: the comparison holds");
+        const f = statusFields(out);
+        assert.equal(f.Seccomp, "2", "filter mode");
+        assert.equal(f.NoNewPrivs, nnp ? "1" : "0");
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "security: a seccomp default action applies to every syscall the profile does not name",
+  ...rootOnly("security: a seccomp default action applies to every syscall the profile does not name"),
+  async fn() {
+    // An allow list without mkdir: mkdir gets the default, ENOSYS.
+    const allowed = [
+      "execve",
+      "execveat",
+      "brk",
+      "mmap",
+      "munmap",
+      "mprotect",
+      "arch_prctl",
+      "set_tid_address",
+      "set_robust_list",
+      "rseq",
+      "prlimit64",
+      "getrandom",
+      "read",
+      "write",
+      "writev",
+      "close",
+      "exit",
+      "exit_group",
+      "openat",
+      "open",
+      "fstat",
+      "newfstatat",
+      "stat",
+      "lstat",
+      "ioctl",
+      "getpid",
+      "getppid",
+      "getuid",
+      "geteuid",
+      "getgid",
+      "getegid",
+      "rt_sigaction",
+      "rt_sigprocmask",
+      "rt_sigreturn",
+      "fcntl",
+      "dup2",
+      "dup3",
+      "wait4",
+      "clone",
+      "clone3",
+      "vfork",
+      "fork",
+      "uname",
+      "getcwd",
+      "chdir",
+      "access",
+      "faccessat",
+      "faccessat2",
+      "futex",
+      "sched_yield",
+      "accept4",
+      "madvise",
+      "lseek",
+      "pipe",
+      "pipe2",
+      "readlink",
+      "readlinkat",
+      "getdents64",
+      "statx",
+      "gettid",
+      "tgkill",
+      "kill",
+    ];
+    const out = await mustRun("seccomp-default", "mkdir /tmp/x 2>&1; echo mkdir=$?; echo alive", (s) => {
+      s.process!.noNewPrivileges = true;
+      s.linux!.seccomp = {
+        defaultAction: "SCMP_ACT_ERRNO",
+        defaultErrnoRet: 38,
+        syscalls: [{ names: allowed, action: "SCMP_ACT_ALLOW" }],
+      };
+    });
+    assert.match(out, /Function not implemented/);
+    assert.match(out, /^mkdir=1$/m);
+    assert.match(out, /^alive$/m);
+  },
+});
+
+Deno.test({
+  name: "security: bad seccomp profiles are refused naming the field, and leave nothing behind",
+  ...rootOnly("security: bad seccomp profiles are refused naming the field, and leave nothing behind"),
+  async fn(t) {
+    const cases: [string, (s: Spec) => void, RegExp][] = [
+      [
+        "SCMP_ACT_NOTIFY",
+        (s) =>
+          s.linux!.seccomp = JSON.parse(
+            '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO",' +
+              ' "args": [{"index": 1, "value": 1, "op": "SCMP_CMP_ABOUT"}]}]}',
+          ),
+        /linux\.seccomp\.syscalls\[0\]\.args\[0\]\.op/,
+      ],
+    ];
+    for (const [name, mutate, expect] of cases) {
+      await t.step(name, async () => {
+        const r = await runScript(`seccomp-bad-${name}`, "echo should-not-run", mutate);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, expect);
+      });
+    }
+  },
+});
