@@ -17,6 +17,19 @@
  *
  * The args block is nine 64-bit words: goRead, goWrite, errWrite, nsCount, nsFds (pointer
  * to i64[]), path, argv, envp, unshareFlags.
+ *
+ * The same code page holds a second entry after the trampoline's code, spawn3 (at
+ * SPAWN3_OFFSET), called through Deno's FFI as i64 spawn3(clone_args *, args *). libc's clone()
+ * cannot pass clone3's flags above 32 bits (CLONE_INTO_CGROUP), and the child must not return
+ * into JavaScript, so spawn3 makes the raw call:
+ *
+ *   r = clone3(clone_args, 88)               CLONE_ARGS_SIZE_VER2: up to and with .cgroup
+ *   if r != 0: return r                      the parent: the child's pid, or -errno
+ *   trampoline(args)                         the child, on clone_args.stack: never returns
+ *
+ * The args pointer waits out the syscall in a register the kernel keeps in both processes
+ * (x86_64: rdx, as syscall clobbers only rax, rcx and r11; aarch64: x2, as svc clobbers only
+ * x0); it is caller-saved, so the parent path has nothing to restore.
  */
 import {
   CLONE_NEWCGROUP,
@@ -36,7 +49,7 @@ import {
   SIGCHLD,
 } from "./constants.ts";
 import { addressOf, check, cstr, cstrArray, libc } from "./libc.ts";
-import { errnoName } from "./errno.ts";
+import { errnoByName, errnoName, SyscallError } from "./errno.ts";
 
 /** x86_64, one instruction a row with its assembly (Intel syntax). */
 export const X86_64_CODE: readonly (readonly number[])[] = [
@@ -95,6 +108,15 @@ export const X86_64_CODE: readonly (readonly number[])[] = [
   [0xbf, 0x7f, 0x00, 0x00, 0x00], // c0: mov edi,0x7f
   [0xb8, 0xe7, 0x00, 0x00, 0x00], // c5: mov eax,0xe7                SYS_exit_group
   [0x0f, 0x05], // ca: syscall
+  [0x48, 0x89, 0xf2], // cc: mov rdx,rsi                             spawn3: keep the args pointer
+  [0xbe, 0x58, 0x00, 0x00, 0x00], // cf: mov esi,0x58                sizeof(struct clone_args)
+  [0xb8, 0xb3, 0x01, 0x00, 0x00], // d4: mov eax,0x1b3               SYS_clone3
+  [0x0f, 0x05], // d9: syscall
+  [0x48, 0x85, 0xc0], // db: test rax,rax
+  [0x75, 0x08], // de: jne 0xe8                                      parent (pid or -errno)
+  [0x48, 0x89, 0xd7], // e0: mov rdi,rdx                             child: args for ...
+  [0xe9, 0x18, 0xff, 0xff, 0xff], // e3: jmp 0x0                     ... the trampoline
+  [0xc3], // e8: ret
 ];
 
 /** aarch64, one little-endian instruction word a row with its assembly. */
@@ -152,9 +174,31 @@ export const AARCH64_CODE: readonly number[] = [
   0xd2800fe0, // c8: mov x0, #127
   0xd2800bc8, // cc: mov x8, #94                    SYS_exit_group
   0xd4000001, // d0: svc #0
+  0xaa0103e2, // d4: mov x2, x1                     spawn3: keep the args pointer
+  0xd2800b01, // d8: mov x1, #88                    sizeof(struct clone_args)
+  0xd2803668, // dc: mov x8, #435                   SYS_clone3
+  0xd4000001, // e0: svc #0
+  0xb5000060, // e4: cbnz x0, 0xf0                  parent (pid or -errno)
+  0xaa0203e0, // e8: mov x0, x2                     child: args for ...
+  0x17ffffc5, // ec: b 0x0                          ... the trampoline
+  0xd65f03c0, // f0: ret
 ];
 
-/** The child's machine code for an architecture, as bytes. */
+/**
+ * Where spawn3 starts on the code page, per architecture: the row after the trampoline's
+ * last (its remark begins "spawn3").
+ */
+export const SPAWN3_OFFSET: Readonly<Record<"x86_64" | "aarch64", number>> = {
+  x86_64: 0xcc,
+  aarch64: 0xd4,
+};
+
+/** clone3(2) flag (Linux 5.7, cgroup v2): create the child in the cgroup clone_args.cgroup. */
+export const CLONE_INTO_CGROUP = 0x200000000n;
+/** sizeof(struct clone_args) up to and with .cgroup (CLONE_ARGS_SIZE_VER2). */
+export const CLONE_ARGS_SIZE_VER2 = 88;
+
+/** The child's machine code for an architecture, as bytes (the trampoline, then spawn3). */
 export function trampolineBytes(arch: string): Uint8Array {
   if (arch === "x86_64") return new Uint8Array(X86_64_CODE.flat());
   if (arch === "aarch64") return new Uint8Array(new Uint32Array(AARCH64_CODE).buffer);
@@ -165,9 +209,14 @@ const PAGE = 4096;
 const STACK_SIZE = 64 * 1024;
 let code: Deno.PointerObject | null = null;
 let stackTop: Deno.PointerObject | null = null;
+let stackBase: Deno.PointerObject | null = null;
 
-function mapOnce(): { code: Deno.PointerObject; stackTop: Deno.PointerObject } {
-  if (code === null || stackTop === null) {
+function mapOnce(): {
+  code: Deno.PointerObject;
+  stackTop: Deno.PointerObject;
+  stackBase: Deno.PointerObject;
+} {
+  if (code === null || stackTop === null || stackBase === null) {
     const bytes = trampolineBytes(Deno.build.arch);
     const page = libc.mmap(null, BigInt(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
     if (page === null || Deno.UnsafePointer.value(page) === -1n) {
@@ -187,9 +236,47 @@ function mapOnce(): { code: Deno.PointerObject; stackTop: Deno.PointerObject } {
       throw new Error("mmap of the clone stack failed");
     }
     code = page;
+    stackBase = stack;
     stackTop = Deno.UnsafePointer.offset(stack, STACK_SIZE)!;
   }
-  return { code, stackTop };
+  return { code, stackTop, stackBase };
+}
+
+const SPAWN3_SIGNATURE = { parameters: ["pointer", "pointer"], result: "i64" } as const;
+let spawn3Fn: Deno.UnsafeFnPointer<typeof SPAWN3_SIGNATURE> | null = null;
+
+/** spawn3 on the mapped code page. */
+function spawn3(): Deno.UnsafeFnPointer<typeof SPAWN3_SIGNATURE> {
+  if (spawn3Fn === null) {
+    const arch = Deno.build.arch as keyof typeof SPAWN3_OFFSET;
+    const entry = Deno.UnsafePointer.offset(mapOnce().code, SPAWN3_OFFSET[arch])!;
+    spawn3Fn = new Deno.UnsafeFnPointer(
+      entry as Deno.PointerObject<typeof SPAWN3_SIGNATURE>,
+      SPAWN3_SIGNATURE,
+    );
+  }
+  return spawn3Fn;
+}
+
+/**
+ * struct clone_args (eleven u64: flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+ * stack_size, tls, set_tid, set_tid_size, cgroup) for a child that is like libc clone()'s:
+ * SIGCHLD at its exit, the trampoline's stack, nothing else shared.
+ */
+function cloneArgs(flags: bigint, cgroupFd: number): BigUint64Array<ArrayBuffer> {
+  const { stackBase } = mapOnce();
+  const a = new BigUint64Array(CLONE_ARGS_SIZE_VER2 / 8);
+  a[0] = flags;
+  a[4] = BigInt(SIGCHLD);
+  a[5] = BigInt(Deno.UnsafePointer.value(stackBase));
+  a[6] = BigInt(STACK_SIZE);
+  a[10] = BigInt(cgroupFd);
+  return a;
+}
+
+/** Runs spawn3; returns clone3's result: the child's pid, or -errno. */
+function callSpawn3(clone: BigUint64Array<ArrayBuffer>, args: BigUint64Array<ArrayBuffer>): number {
+  return Number(spawn3().call(Deno.UnsafePointer.of(clone), Deno.UnsafePointer.of(args)));
 }
 
 /** What the child is to do. */
@@ -212,6 +299,14 @@ export interface ChildSpec {
    * the container's cgroup so that cgroup is its root (as runc's nsexec does).
    */
   unshareAfterGo?: number;
+  /**
+   * A cgroup v2 directory fd (open O_RDONLY|O_DIRECTORY or O_PATH): the child is created in
+   * that cgroup by clone3(CLONE_INTO_CGROUP), so the parent need not write its pid to
+   * cgroup.procs. Where clone3 or the flag is missing (ENOSYS, E2BIG, EINVAL, EOPNOTSUPP)
+   * cloneChild throws a SyscallError naming clone3, and the caller falls back to a spec
+   * without it. Unset: libc clone(), as before.
+   */
+  cgroupFd?: number;
 }
 
 /**
@@ -219,6 +314,9 @@ export interface ChildSpec {
  * goRead before it unshares (if asked) and execs.
  */
 export function cloneChild(spec: ChildSpec): number {
+  if (spec.cgroupFd !== undefined && (!Number.isInteger(spec.cgroupFd) || spec.cgroupFd < 0)) {
+    throw new RangeError(`cloneChild: cgroupFd ${spec.cgroupFd} is not a file descriptor`);
+  }
   const { code, stackTop } = mapOnce();
   const path = cstr(spec.path);
   const argv = cstrArray(spec.argv);
@@ -235,6 +333,18 @@ export function cloneChild(spec: ChildSpec): number {
     addressOf(env.array),
     BigInt(spec.unshareAfterGo ?? 0),
   ]);
+  if (spec.cgroupFd !== undefined) {
+    const clone = cloneArgs(BigInt(spec.flags >>> 0) | CLONE_INTO_CGROUP, spec.cgroupFd);
+    const r = callSpawn3(clone, args);
+    keepAlive(path, argv, env, nsFds, args, clone);
+    if (r < 0) {
+      const names = spec.flags === 0
+        ? "CLONE_INTO_CGROUP"
+        : `${unshareFlagNames(spec.flags)}|CLONE_INTO_CGROUP`;
+      throw new SyscallError("clone3", [names, `cgroup fd ${spec.cgroupFd}`], -r);
+    }
+    return r;
+  }
   const pid = libc.clone(
     code,
     stackTop,
@@ -250,6 +360,25 @@ export function cloneChild(spec: ChildSpec): number {
 }
 
 function keepAlive(..._values: unknown[]): void {}
+
+let intoCgroup: boolean | null = null;
+
+/**
+ * Whether this kernel has clone3 with CLONE_INTO_CGROUP (Linux 5.7+). Asks once: clone3 into
+ * the cgroup fd INT_MAX, which can never be open, fails with EBADF where the flag is known
+ * and with ENOSYS, E2BIG or EINVAL where it is not.
+ */
+export function supportsCloneIntoCgroup(): boolean {
+  if (intoCgroup === null) {
+    // Should the call ever succeed, the child finds every fd bad (-1) and exits 127.
+    const bad = 0xffffffffffffffffn;
+    const args = new BigUint64Array([bad, bad, bad, 0n, 0n, 0n, 0n, 0n, 0n]);
+    const r = callSpawn3(cloneArgs(CLONE_INTO_CGROUP, 0x7fffffff), args);
+    if (r > 0) libc.waitpid(r, new Int32Array(1), 0);
+    intoCgroup = r > 0 || r === -errnoByName("EBADF");
+  }
+  return intoCgroup;
+}
 
 const NAMESPACE_FLAGS: readonly (readonly [number, string])[] = [
   [CLONE_NEWTIME, "CLONE_NEWTIME"],

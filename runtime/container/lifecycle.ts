@@ -13,7 +13,8 @@ import { capabilityWarnings, hostLsms, kernelLastCap } from "../spec/process_sec
 import { compileSeccomp } from "../spec/seccomp.ts";
 import type { Logger } from "../log.ts";
 import { INIT_PIPE_ENV, receiveFromInit, sendMessage } from "../sync.ts";
-import { cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
+import { type ChildSpec, cloneChild, describeChildFailure } from "../../ffi/trampoline.ts";
+import { SyscallError } from "../../ffi/errno.ts";
 import { check, close, fcntl, libc, open, pipe2, socketpair, writeAll } from "../../ffi/libc.ts";
 import * as K from "../../ffi/constants.ts";
 import { runHooks, runHooksWarning } from "../hooks.ts";
@@ -278,18 +279,34 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
       restorePid = open("/proc/self/ns/pid", K.O_RDONLY | K.O_CLOEXEC);
       check("setns", ["pid namespace"], libc.setns(ns.pidFd, K.CLONE_NEWPID));
     }
+    const child: ChildSpec = {
+      flags: ns.flags,
+      nsFds: ns.childFds,
+      goRead,
+      goWrite,
+      errWrite,
+      path: cmd.path,
+      argv: cmd.argv,
+      env,
+      unshareAfterGo: ns.unshareAfterGo,
+    };
+    // cgroup v2: clone3 makes the child in its cgroup (CLONE_INTO_CGROUP); a kernel without it
+    // says so at once, and the child is placed by a write to cgroup.procs instead.
+    let placed = false;
     try {
-      pid = cloneChild({
-        flags: ns.flags,
-        nsFds: ns.childFds,
-        goRead,
-        goWrite,
-        errWrite,
-        path: cmd.path,
-        argv: cmd.argv,
-        env,
-        unshareAfterGo: ns.unshareAfterGo,
-      });
+      if (cgroup.mode === "v2") {
+        const dirFd = open(cgroup.dirs[""], K.O_RDONLY | K.ARCH.O_DIRECTORY | K.O_CLOEXEC);
+        try {
+          pid = cloneChild({ ...child, cgroupFd: dirFd });
+          placed = true;
+        } catch (e) {
+          if (!(e instanceof SyscallError && e.call === "clone3")) throw e;
+          opts.log.debug(`${e.message}: placing the child through cgroup.procs`);
+        } finally {
+          close(dirFd);
+        }
+      }
+      if (!placed) pid = cloneChild(child);
     } finally {
       if (restorePid >= 0) {
         check("setns", ["own pid namespace"], libc.setns(restorePid, K.CLONE_NEWPID));
@@ -302,7 +319,7 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
     toClose.splice(0, toClose.length, ...ns.all, goWrite, errRead);
 
     // The child waits for the go byte: in its cgroup, limited, before it runs anything.
-    applyPid(cgroup, pid);
+    if (!placed) applyPid(cgroup, pid);
     const resources = prepared.spec.linux?.resources ?? {};
     setResources(
       cgroup,

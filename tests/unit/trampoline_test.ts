@@ -2,14 +2,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   AARCH64_CODE,
+  CLONE_INTO_CGROUP,
   cloneChild,
   describeChildFailure,
+  SPAWN3_OFFSET,
+  supportsCloneIntoCgroup,
   trampolineBytes,
   unshareFlagNames,
   X86_64_CODE,
 } from "../../ffi/trampoline.ts";
 import { close, errno, libc, open, pipe2, writeAll } from "../../ffi/libc.ts";
-import { EINTR, errnoByName } from "../../ffi/errno.ts";
+import { EINTR, errnoByName, SyscallError } from "../../ffi/errno.ts";
 import {
   ARCH,
   CLONE_NEWCGROUP,
@@ -70,18 +73,21 @@ Deno.test("the syscall numbers in both tables are the architecture's", () => {
     const m = /^mov eax,0x([0-9a-f]+)$/.exec(row.asm);
     if (m) x86[parseInt(m[1], 16)] = row.bytes[1] | (row.bytes[2] << 8);
   }
-  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 272, 308]);
+  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 272, 308, 435]);
   for (const [n, imm] of Object.entries(x86)) assert.equal(imm, Number(n));
   const arm = tableRows(TABLE, "aarch64").flatMap((r) => {
     const m = /^mov x8, #(\d+)$/.exec(r.asm);
     return m ? [Number(m[1])] : [];
   });
-  assert.deepEqual(arm.sort((a, b) => a - b), [57, 63, 64, 94, 97, 221, 268]);
+  assert.deepEqual(arm.sort((a, b) => a - b), [57, 63, 64, 94, 97, 221, 268, 435]);
   // Each syscall's remark names it: SYS_unshare is 272 on x86_64 and 97 on aarch64.
   const remarks = (arch: "x86_64" | "aarch64") =>
     tableRows(TABLE, arch).filter((r) => r.remark.startsWith("SYS_")).map((r) => `${r.asm} ${r.remark}`);
   assert.ok(remarks("x86_64").includes("mov eax,0x110 SYS_unshare"));
   assert.ok(remarks("aarch64").includes("mov x8, #97 SYS_unshare"));
+  // clone3 is 435 on both (the syscall numbers the architectures share since Linux 5.0).
+  assert.ok(remarks("x86_64").includes("mov eax,0x1b3 SYS_clone3"));
+  assert.ok(remarks("aarch64").includes("mov x8, #435 SYS_clone3"));
   // setns agrees with ffi/constants.ts for the machine the tests run on.
   assert.equal(ARCH.SYS_setns, Deno.build.arch === "x86_64" ? 308 : 268);
 });
@@ -99,6 +105,54 @@ for (const arch of ["x86_64", "aarch64"] as const) {
     },
   });
 }
+
+Deno.test("spawn3 starts at SPAWN3_OFFSET, right after the trampoline's exit_group, and jumps to 0", () => {
+  for (const arch of ["x86_64", "aarch64"] as const) {
+    const rows = tableRows(TABLE, arch);
+    const at = rows.findIndex((r) => r.offset === SPAWN3_OFFSET[arch]);
+    assert.ok(at > 0, `${arch}: no row at 0x${SPAWN3_OFFSET[arch].toString(16)}`);
+    assert.match(rows[at].remark, /^spawn3/, arch);
+    assert.equal(rows.filter((r) => r.remark.startsWith("spawn3")).length, 1);
+    // The trampoline's last instruction, exit_group, comes just before: it never falls through.
+    assert.match(`${rows[at - 2].asm} ${rows[at - 2].remark}`, /SYS_exit_group$/);
+    assert.match(rows[at - 1].asm, /^(syscall|svc #0)$/);
+    const spawn3 = rows.slice(at).map((r) => r.asm);
+    // clone3(args, 88); the child (0) moves the args pointer to the first argument and jumps
+    // to the trampoline's entry; the parent returns the result.
+    assert.ok(spawn3.includes(arch === "x86_64" ? "mov esi,0x58" : "mov x1, #88"));
+    assert.ok(spawn3.includes(arch === "x86_64" ? "jmp 0x0" : "b 0x0"));
+    assert.equal(spawn3.at(-1), "ret");
+    assert.equal(trampolineBytes(arch).length, rows.at(-1)!.offset + rows.at(-1)!.bytes.length);
+  }
+  assert.equal(CLONE_INTO_CGROUP, 1n << 33n);
+});
+
+Deno.test("supportsCloneIntoCgroup: yes on Linux 5.7 and later", () => {
+  const [major, minor] = Deno.osRelease().split(".").map((n) => parseInt(n, 10));
+  const expected = major > 5 || (major === 5 && minor >= 7);
+  assert.equal(supportsCloneIntoCgroup(), expected);
+  assert.equal(supportsCloneIntoCgroup(), expected); // asked once, then remembered
+});
+
+Deno.test("cloneChild refuses a cgroupFd that is not a file descriptor", () => {
+  for (const cgroupFd of [-1, 1.5, NaN]) {
+    assert.throws(
+      () =>
+        cloneChild({
+          flags: 0,
+          nsFds: [],
+          goRead: -1,
+          goWrite: -1,
+          errWrite: -1,
+          path: "/bin/true",
+          argv: ["true"],
+          env: [],
+          cgroupFd,
+        }),
+      RangeError,
+    );
+  }
+});
 
 // ---- the failure report ----
 
@@ -168,6 +222,8 @@ function runChild(opts: {
   path: string;
   argv: string[];
   unshareAfterGo?: number;
+  /** A cgroup v2 directory fd: clone3(CLONE_INTO_CGROUP) through spawn3. */
+  cgroupFd?: number;
   /** Runs after clone and before the go byte, as the parent's uid maps and cgroup do. */
   beforeGo?: (pid: number) => void;
   sendGo?: boolean;
@@ -189,6 +245,7 @@ function runChild(opts: {
       argv: opts.argv,
       env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
       unshareAfterGo: opts.unshareAfterGo,
+      cgroupFd: opts.cgroupFd,
     });
     closeOnce(goRead);
     closeOnce(errWrite);
@@ -428,5 +485,164 @@ Deno.test({
     const ms = performance.now() - start;
     console.log(`  200 cycles in ${ms.toFixed(0)} ms (${(ms / 200).toFixed(2)} ms each)`);
     assert.deepEqual(failures, []);
+  },
+});
+
+// ---- clone3(CLONE_INTO_CGROUP) through spawn3 (root, cgroup v2) ----
+
+/** Where the cgroup v2 hierarchy is mounted (/proc/self/mountinfo), or null. */
+function cgroup2Mount(): string | null {
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const [before, after] = line.split(" - ");
+    if (after?.split(" ")[0] === "cgroup2") return before.split(" ")[4];
+  }
+  return null;
+}
+
+const cgroup2 = notRoot ? null : cgroup2Mount();
+if (!notRoot && cgroup2 === null) console.log("trampoline_test: no cgroup2 mount, so spawn3 is not run");
+
+/** Runs fn with a fresh cgroup <cgroup2>/druntime/test-<random> and an fd of it; removes both. */
+function withTestCgroup(fn: (fd: number, name: string, dir: string) => void): void {
+  const name = `/druntime/test-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = join(cgroup2!, name);
+  Deno.mkdirSync(join(cgroup2!, "druntime"), { recursive: true });
+  Deno.mkdirSync(dir);
+  try {
+    const fd = open(dir, O_RDONLY | ARCH.O_DIRECTORY | O_CLOEXEC);
+    try {
+      fn(fd, name, dir);
+    } finally {
+      close(fd);
+    }
+  } finally {
+    Deno.removeSync(dir);
+  }
+}
+
+/** The "0::" line of a /proc/<pid>/cgroup text. */
+function v2Line(text: string): string {
+  const m = /^0::(.*)$/m.exec(text);
+  assert.ok(m, `no 0:: line in:\n${text}`);
+  return m[1];
+}
+
+Deno.test({
+  name: "cloneChild (root): cgroupFd creates the child in that cgroup (clone3 CLONE_INTO_CGROUP)",
+  ignore: cgroup2 === null,
+  fn() {
+    withTestCgroup((fd, name, dir) => {
+      const inCgroup = (pid: number) => {
+        // Already in the cgroup before the go byte: nobody wrote cgroup.procs.
+        assert.equal(Deno.readTextFileSync(join(dir, "cgroup.procs")), `${pid}\n`);
+        assert.equal(v2Line(Deno.readTextFileSync(`/proc/${pid}/cgroup`)), name);
+      };
+      const text = runScript("echo $$ > $OUT; cat /proc/self/cgroup >> $OUT", {
+        flags: CLONE_NEWPID,
+        cgroupFd: fd,
+        beforeGo: inCgroup,
+      });
+      assert.equal(text.split("\n")[0], "1"); // CLONE_NEWPID went into clone_args.flags
+      assert.equal(v2Line(text), name);
+
+      // A cgroup namespace made after the go byte has that cgroup as its root.
+      const ns = runScript("cat /proc/self/cgroup > $OUT", {
+        flags: CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS,
+        cgroupFd: fd,
+        unshareAfterGo: CLONE_NEWCGROUP,
+      });
+      assert.equal(v2Line(ns), "/");
+
+      // The trampoline's failure reports come through spawn3 as through clone().
+      const r = runChild({ flags: CLONE_NEWPID, cgroupFd: fd, path: "/nope", argv: ["nope"] });
+      assert.ok(r.report);
+      assert.equal(describeChildFailure(r.report, [], "/nope"), 'clone child: execve("/nope"): ENOENT');
+      assert.equal(r.exitCode, 127);
+
+      // Without cgroupFd (libc clone) the child stays in its parent's cgroup.
+      const own = v2Line(Deno.readTextFileSync("/proc/self/cgroup"));
+      assert.equal(v2Line(runScript("cat /proc/self/cgroup > $OUT", { flags: CLONE_NEWPID })), own);
+      assert.equal(Deno.readTextFileSync(join(dir, "cgroup.procs")), "");
+    });
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): a bad cgroupFd fails with a SyscallError naming clone3 and EBADF",
+  ignore: notRoot, // CLONE_NEWPID; no cgroup is made
+  fn() {
+    const [goRead, goWrite] = pipe2(O_CLOEXEC);
+    const [errRead, errWrite] = pipe2(O_CLOEXEC);
+    try {
+      const spec = {
+        flags: CLONE_NEWPID,
+        nsFds: [],
+        goRead,
+        goWrite,
+        errWrite,
+        path: "/bin/true",
+        argv: ["true"],
+        env: [],
+      };
+      assert.throws(() => cloneChild({ ...spec, cgroupFd: 9999 }), (e: unknown) => {
+        assert.ok(e instanceof SyscallError);
+        assert.equal(e.call, "clone3");
+        assert.equal(e.code, "EBADF");
+        assert.equal(
+          e.message,
+          'clone3("CLONE_NEWPID|CLONE_INTO_CGROUP", "cgroup fd 9999"): EBADF (Bad file descriptor)',
+        );
+        return true;
+      });
+      // A directory that is not a cgroup v2 one: the kernel says EBADF as well.
+      const tmp = open("/tmp", O_RDONLY | ARCH.O_DIRECTORY | O_CLOEXEC);
+      try {
+        assert.throws(() => cloneChild({ ...spec, flags: 0, cgroupFd: tmp }), (e: unknown) => {
+          assert.ok(e instanceof SyscallError);
+          assert.equal(e.call, "clone3");
+          assert.equal(
+            e.message,
+            `clone3("CLONE_INTO_CGROUP", "cgroup fd ${tmp}"): EBADF (Bad file descriptor)`,
+          );
+          return true;
+        });
+      } finally {
+        close(tmp);
+      }
+    } finally {
+      for (const fd of [goRead, goWrite, errRead, errWrite]) close(fd);
+    }
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): 100 cycles each of clone + cgroup.procs and of clone3 into the cgroup",
+  ignore: cgroup2 === null,
+  fn() {
+    withTestCgroup((fd, _name, dir) => {
+      const cycles = (into: boolean) => {
+        const failures: string[] = [];
+        const start = performance.now();
+        for (let i = 0; i < 100; i++) {
+          const r = runChild({
+            flags: CLONE_NEWPID | CLONE_NEWNS,
+            path: "/bin/true",
+            argv: ["true"],
+            cgroupFd: into ? fd : undefined,
+            beforeGo: into
+              ? undefined
+              : (pid) => Deno.writeTextFileSync(join(dir, "cgroup.procs"), `${pid}\n`),
+          });
+          if (r.report) failures.push(`#${i}: ${describeChildFailure(r.report, [], "/bin/true")}`);
+          else if (r.exitCode !== 0) failures.push(`#${i}: exit code ${r.exitCode}`);
+        }
+        assert.deepEqual(failures, []);
+        return (performance.now() - start) / 100;
+      };
+      const write = cycles(false), into = cycles(true);
+      console.log(
+        `  clone + cgroup.procs ${write.toFixed(2)} ms, clone3 CLONE_INTO_CGROUP ${into.toFixed(2)} ms`,
+      );
+    });
   },
 });
