@@ -59,19 +59,13 @@ import {
 import { addressOf, bpf, close, open } from "../../ffi/libc.ts";
 import { errnoByName, SyscallError } from "../../ffi/errno.ts";
 import { DruntimeError } from "../errors.ts";
+import type { DeviceCgroupRule } from "../spec/types.ts";
 
 /**
- * One entry of linux.resources.devices (the same shape as the spec's type of that name).
- * `type` absent or "a": block and char devices; `major`/`minor` absent or -1: any; `access` a
- * subset of "rwm", absent or empty: "rwm" (Go's OCI types cannot tell "" from absent).
+ * A rule's `type` absent or "a": block and char devices; `major`/`minor` absent or -1: any;
+ * `access` a subset of "rwm", absent or empty: "rwm" (Go's OCI types cannot tell "" from absent).
  */
-export interface DeviceCgroupRule {
-  allow: boolean;
-  type?: "a" | "b" | "c";
-  major?: number;
-  minor?: number;
-  access?: string;
-}
+export type { DeviceCgroupRule };
 
 // ---------------------------------------------------------------------------------------------
 // Instructions

@@ -7,6 +7,7 @@
  * to a fresh cgroup in the cgroup2 hierarchy denies a process in it what the rules deny.
  */
 import assert from "node:assert/strict";
+import { DEFAULT_ALLOWED_DEVICES } from "../../runtime/cgroups/resources.ts";
 import { join } from "node:path";
 import {
   attachDeviceFilter,
@@ -39,20 +40,7 @@ import { isRoot, rootOnly } from "../fixtures/rootfs.ts";
 const DENY_ALL: DeviceCgroupRule[] = [{ allow: false, access: "rwm" }];
 
 /** runc's default allow list (libcontainer/specconv AllowedDevices) after a deny-all. */
-const RUNC_DEFAULT: DeviceCgroupRule[] = [
-  { allow: false, access: "rwm" },
-  { allow: true, type: "c", major: -1, minor: -1, access: "m" }, // mknod of any char device
-  { allow: true, type: "b", major: -1, minor: -1, access: "m" }, // mknod of any block device
-  { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, // /dev/null
-  { allow: true, type: "c", major: 1, minor: 8, access: "rwm" }, // /dev/random
-  { allow: true, type: "c", major: 1, minor: 7, access: "rwm" }, // /dev/full
-  { allow: true, type: "c", major: 5, minor: 0, access: "rwm" }, // /dev/tty
-  { allow: true, type: "c", major: 1, minor: 5, access: "rwm" }, // /dev/zero
-  { allow: true, type: "c", major: 1, minor: 9, access: "rwm" }, // /dev/urandom
-  { allow: true, type: "c", major: 136, minor: -1, access: "rwm" }, // /dev/pts/*
-  { allow: true, type: "c", major: 5, minor: 2, access: "rwm" }, // /dev/ptmx
-  { allow: true, type: "c", major: 10, minor: 200, access: "rwm" }, // /dev/net/tun
-];
+const RUNC_DEFAULT: DeviceCgroupRule[] = [{ allow: false, access: "rwm" }, ...DEFAULT_ALLOWED_DEVICES];
 
 /** Everything allowed, then holes: what a privileged container with a few denials looks like. */
 const ALLOW_THEN_DENY: DeviceCgroupRule[] = [
@@ -326,9 +314,9 @@ Deno.test("device filter: one block per rule, last rule first, then the default 
 Deno.test("device filter: runc's default allow list", () => {
   const program = deviceFilterProgram(RUNC_DEFAULT);
   const asm = disassemble(program);
-  // prologue 6; 2 mknod rules of 6; 8 devices of 5 (type, major, minor, verdict, exit);
+  // prologue 6; 2 mknod rules of 6; 9 devices of 5 (type, major, minor, verdict, exit);
   // /dev/pts of 4 (no minor); the deny-all's 2 ends it.
-  assert.equal(asm.length, 6 + 2 * 6 + 8 * 5 + 4 + 2);
+  assert.equal(asm.length, 6 + 2 * 6 + 9 * 5 + 4 + 2);
   assert.equal(program.byteLength, asm.length * INSN_SIZE);
   assert.deepEqual(asm.slice(6, 11), [
     "if r2 != 2 goto +4", // /dev/net/tun, the last rule, is tested first
@@ -337,8 +325,8 @@ Deno.test("device filter: runc's default allow list", () => {
     "w0 = 1",
     "exit",
   ]);
-  assert.equal(asm.filter((l) => l === "exit").length, 12);
-  assert.equal(asm.filter((l) => l === "w0 = 1").length, 11);
+  assert.equal(asm.filter((l) => l === "exit").length, 13);
+  assert.equal(asm.filter((l) => l === "w0 = 1").length, 12);
   assert.deepEqual(asm.slice(-2), ["w0 = 0", "exit"]);
   assertBehaves(RUNC_DEFAULT);
 });

@@ -4,8 +4,9 @@
  * (order and text) that a config with all of them plans.
  */
 import assert from "node:assert/strict";
+import { type Doc, expectProblems, minimal, problemsOf } from "../fixtures/configs.ts";
 import { join } from "node:path";
-import { ConfigError, type ConfigProblem } from "../../runtime/errors.ts";
+import { ConfigError } from "../../runtime/errors.ts";
 import { validateSpec } from "../../runtime/spec/validate.ts";
 import {
   capabilityNumbers,
@@ -26,38 +27,6 @@ import { CAPABILITIES, PER_LINUX, PER_LINUX32, RLIMITS } from "../../ffi/constan
 
 /** RLIM_INFINITY (2^64 - 1) as a JSON number reads: 2^64. */
 const RLIM_INFINITY_JSON = 2 ** 64;
-
-type Doc = Record<string, unknown> & {
-  process: Record<string, unknown> & { user: Record<string, unknown> };
-  linux: Record<string, unknown> & { namespaces: { type: string }[] };
-};
-
-/** The smallest config druntime runs (pid, mount and uts namespaces), as raw JSON. */
-function minimal(): Doc {
-  return {
-    ociVersion: "1.2.0",
-    root: { path: "rootfs" },
-    process: { user: { uid: 0, gid: 0 }, args: ["sh"], cwd: "/" },
-    linux: { namespaces: [{ type: "pid" }, { type: "mount" }, { type: "uts" }] },
-  };
-}
-
-function problemsOf(raw: unknown): ConfigProblem[] {
-  try {
-    validateSpec(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-    return e.problems;
-  }
-  return [];
-}
-
-/** Asserts that changing the minimal config with `change` gives exactly these problems. */
-function expectProblems(change: (doc: Doc) => void, ...expected: [string, string][]): void {
-  const doc = minimal();
-  change(doc);
-  assert.deepEqual(problemsOf(doc), expected.map(([path, reason]) => ({ path, reason })));
-}
 
 function withNamespaces(...types: string[]): (doc: Doc) => void {
   return (doc) => doc.linux.namespaces.push(...types.map((type) => ({ type })));

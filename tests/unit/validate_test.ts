@@ -1,41 +1,9 @@
 import assert from "node:assert/strict";
+import { expectProblems, minimal, problemsOf } from "../fixtures/configs.ts";
 import { join } from "node:path";
-import { ConfigError, type ConfigProblem, DruntimeError } from "../../runtime/errors.ts";
+import { ConfigError, DruntimeError } from "../../runtime/errors.ts";
 import { defaultSpec } from "../../runtime/spec/default.ts";
 import { loadBundle, validateContainerId, validateSpec } from "../../runtime/spec/validate.ts";
-
-type Doc = Record<string, unknown> & {
-  process: Record<string, unknown> & { user: Record<string, unknown> };
-  root: Record<string, unknown>;
-  linux: Record<string, unknown>;
-};
-
-/** The smallest config druntime runs without problems or warnings. */
-function minimal(): Doc {
-  return {
-    ociVersion: "1.2.0",
-    root: { path: "rootfs" },
-    process: { user: { uid: 0, gid: 0 }, args: ["sh"], cwd: "/" },
-    linux: { namespaces: [{ type: "pid" }, { type: "mount" }, { type: "uts" }] },
-  };
-}
-
-function problemsOf(raw: unknown): ConfigProblem[] {
-  try {
-    validateSpec(raw);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
-    return e.problems;
-  }
-  return [];
-}
-
-/** Asserts that changing the minimal config with `change` gives exactly these problems. */
-function expectProblems(change: (doc: Doc) => void, ...expected: [string, string][]): void {
-  const doc = minimal();
-  change(doc);
-  assert.deepEqual(problemsOf(doc), expected.map(([path, reason]) => ({ path, reason })));
-}
 
 const MOUNT_NS = "needs a mount namespace (druntime does not mount into the host's namespace)";
 
