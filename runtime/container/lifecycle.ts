@@ -164,7 +164,10 @@ function openNamespaces(spec: Spec): Namespaces {
       if (!n.path) {
         // A cgroup namespace's root is the cgroup its first process is in when it is made: made
         // after the parent has put the child in the container's cgroup, that is the container's.
+        // A time namespace likewise: unshare makes it for the child's next execve, once the
+        // child has written its clock offsets.
         if (n.type === "cgroup") ns.unshareAfterGo |= K.CLONE_NEWCGROUP;
+        else if (n.type === "time") ns.unshareAfterGo |= K.CLONE_NEWTIME;
         else ns.flags |= NAMESPACE_FLAGS[n.type];
         continue;
       }
@@ -186,6 +189,13 @@ function openNamespaces(spec: Spec): Namespaces {
     throw e;
   }
   return ns;
+}
+
+/** linux.timeOffsets as /proc/PID/timens_offsets takes them: one "clock secs nanosecs" line each. */
+export function timeOffsetsText(spec: Spec): string {
+  return Object.entries(spec.linux?.timeOffsets ?? {})
+    .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
+    .join("");
 }
 
 function waitStatus(pid: number): Promise<number> {
@@ -289,6 +299,7 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
       argv: cmd.argv,
       env,
       unshareAfterGo: ns.unshareAfterGo,
+      ...(ns.unshareAfterGo & K.CLONE_NEWTIME ? { timeOffsets: timeOffsetsText(prepared.spec) } : {}),
     };
     // cgroup v2: clone3 makes the child in its cgroup (CLONE_INTO_CGROUP); a kernel without it
     // says so at once, and the child is placed by a write to cgroup.procs instead.

@@ -116,6 +116,7 @@ export interface Linux {
   namespaces?: Namespace[];
   uidMappings?: IdMapping[];
   gidMappings?: IdMapping[];
+  /** Clock offsets of a new time namespace: monotonic and boottime. */
   timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
   devices?: Device[];
   cgroupsPath?: string;

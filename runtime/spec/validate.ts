@@ -365,7 +365,6 @@ function checkNamespaces(c: Checker, value: unknown): Set<string> {
     if (types.has(type)) c.add(`${at}.type`, `duplicate namespace type ${quote(type)}`);
     types.add(type);
     if (type === "user") c.add(`${at}.type`, "user namespaces are not supported yet");
-    if (type === "time") c.add(`${at}.type`, "time namespaces are not supported yet");
   });
   return types;
 }
@@ -547,7 +546,29 @@ function checkLinux(c: Checker, value: unknown, doc: JsonObject): Set<string> {
       c.add(`linux.${field}`, "id mappings need a user namespace, which is not supported yet");
     }
   }
-  if (linux.timeOffsets !== undefined) c.add("linux.timeOffsets", "time namespaces are not supported yet");
+  const offsets = c.object("linux.timeOffsets", linux.timeOffsets);
+  if (offsets !== undefined) {
+    const ns = Array.isArray(linux.namespaces)
+      ? linux.namespaces.find((n) => isObject(n) && n.type === "time") as JsonObject | undefined
+      : undefined;
+    if (ns === undefined || ns.path !== undefined) {
+      c.add(
+        "linux.timeOffsets",
+        "needs a new time namespace (a linux.namespaces entry of type time, without a path)",
+      );
+    }
+    for (const [clock, value] of Object.entries(offsets)) {
+      const at = `linux.timeOffsets.${clock}`;
+      if (clock !== "monotonic" && clock !== "boottime") {
+        c.add(at, "only the monotonic and boottime clocks have offsets");
+        continue;
+      }
+      const o = c.object(at, value);
+      if (o === undefined) continue;
+      c.integer(`${at}.secs`, o.secs, { min: -(2 ** 53 - 1), max: 2 ** 53 - 1 });
+      c.integer(`${at}.nanosecs`, o.nanosecs, { min: 0, max: 999_999_999 });
+    }
+  }
 
   checkDevices(c, linux.devices);
   checkCgroupsPath(c, linux.cgroupsPath);

@@ -754,3 +754,64 @@ Deno.test({
     }
   },
 });
+
+// ---------------------------------------------------------------------------------------
+// Time namespaces
+// ---------------------------------------------------------------------------------------
+
+const hasTimeNs = (() => {
+  try {
+    Deno.statSync("/proc/self/ns/time");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!hasTimeNs) {
+  console.error("note: security time namespace tests skipped: this kernel has no time namespaces");
+}
+
+Deno.test({
+  name:
+    "security: linux.timeOffsets shift the container's boottime and monotonic clocks in a new time namespace",
+  ignore: !hasTimeNs || rootOnly("time").ignore,
+  async fn() {
+    const hostUptime = () => Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+    const before = hostUptime();
+    const out = await mustRun(
+      "timens",
+      "cut -d' ' -f1 /proc/uptime; readlink /proc/self/ns/time; cat /proc/self/timens_offsets",
+      (s) => {
+        s.linux!.namespaces!.push({ type: "time" });
+        s.linux!.timeOffsets = { boottime: { secs: 86400 }, monotonic: { secs: 3600, nanosecs: 5 } };
+      },
+    );
+    const after = hostUptime();
+    const [uptime, ns, ...offsets] = out.trim().split("\n");
+    const shifted = Number(uptime) - 86400;
+    assert.ok(
+      shifted >= before - 1 && shifted <= after + 1,
+      `uptime ${uptime} is the host's (${before}..${after}) + 1 day`,
+    );
+    assert.notEqual(ns, Deno.readLinkSync("/proc/self/ns/time"), "a time namespace of its own");
+    assert.deepEqual(offsets.map((l) => l.trim().split(/\s+/)), [["monotonic", "3600", "5"], [
+      "boottime",
+      "86400",
+      "0",
+    ]]);
+  },
+});
+
+Deno.test({
+  name: "security: linux.timeOffsets without a new time namespace are refused, and leave nothing behind",
+  ...rootOnly(
+    "security: linux.timeOffsets without a new time namespace are refused, and leave nothing behind",
+  ),
+  async fn() {
+    const r = await runScript("timens-bad", "echo should-not-run", (s) => {
+      s.linux!.timeOffsets = { boottime: { secs: 1 } };
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /linux\.timeOffsets: needs a new time namespace/);
+  },
+});

@@ -20,6 +20,7 @@ import {
   CLONE_NEWNET,
   CLONE_NEWNS,
   CLONE_NEWPID,
+  CLONE_NEWTIME,
   CLONE_NEWUTS,
   O_CLOEXEC,
   O_RDONLY,
@@ -73,18 +74,23 @@ Deno.test("the syscall numbers in both tables are the architecture's", () => {
     const m = /^mov eax,0x([0-9a-f]+)$/.exec(row.asm);
     if (m) x86[parseInt(m[1], 16)] = row.bytes[1] | (row.bytes[2] << 8);
   }
-  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 3, 59, 231, 272, 308, 435]);
+  assert.deepEqual(Object.keys(x86).map(Number).sort((a, b) => a - b), [1, 2, 3, 59, 231, 272, 308, 435]);
   for (const [n, imm] of Object.entries(x86)) assert.equal(imm, Number(n));
   const arm = tableRows(TABLE, "aarch64").flatMap((r) => {
     const m = /^mov x8, #(\d+)$/.exec(r.asm);
     return m ? [Number(m[1])] : [];
   });
-  assert.deepEqual(arm.sort((a, b) => a - b), [57, 63, 64, 94, 97, 221, 268, 435]);
+  // close and write twice each: the timens_offsets file's, then the go fd's and the report's.
+  assert.deepEqual(arm.sort((a, b) => a - b), [56, 57, 57, 63, 64, 64, 94, 97, 221, 268, 435]);
   // Each syscall's remark names it: SYS_unshare is 272 on x86_64 and 97 on aarch64.
   const remarks = (arch: "x86_64" | "aarch64") =>
     tableRows(TABLE, arch).filter((r) => r.remark.startsWith("SYS_")).map((r) => `${r.asm} ${r.remark}`);
   assert.ok(remarks("x86_64").includes("mov eax,0x110 SYS_unshare"));
   assert.ok(remarks("aarch64").includes("mov x8, #97 SYS_unshare"));
+  // timens_offsets: open(2) on x86_64, openat(AT_FDCWD) on aarch64, which has no open.
+  assert.ok(remarks("x86_64").includes("mov eax,0x2 SYS_open"));
+  assert.ok(remarks("aarch64").includes("mov x8, #56 SYS_openat"));
+  assert.ok(tableRows(TABLE, "aarch64").some((r) => r.asm === "mov x0, #-100" && r.remark === "AT_FDCWD"));
   // clone3 is 435 on both (the syscall numbers the architectures share since Linux 5.0).
   assert.ok(remarks("x86_64").includes("mov eax,0x1b3 SYS_clone3"));
   assert.ok(remarks("aarch64").includes("mov x8, #435 SYS_clone3"));
@@ -192,6 +198,15 @@ Deno.test("describeChildFailure decodes each stage", () => {
   );
   assert.equal(describeChildFailure(report(4, 0, 22), [], "/x", 0x1), "clone child: unshare(0x1): EINVAL");
   assert.equal(describeChildFailure(report(4, 0, 12), [], "/x"), "clone child: unshare: ENOMEM");
+  // Stage 5: the open or the write of the time namespace's offsets.
+  assert.equal(
+    describeChildFailure(report(5, 0, errnoByName("EINVAL")), [], "/x", CLONE_NEWTIME),
+    "clone child: write /proc/self/timens_offsets: EINVAL",
+  );
+  assert.equal(
+    describeChildFailure(report(5, 1, errnoByName("EACCES")), names, "/x"),
+    "clone child: write /proc/self/timens_offsets: EACCES",
+  );
   assert.equal(describeChildFailure(report(9, 0, 22), [], "/x"), "clone child: stage 9: EINVAL");
   // A report inside a larger buffer.
   const big = new Uint8Array(20);
@@ -222,6 +237,7 @@ function runChild(opts: {
   path: string;
   argv: string[];
   unshareAfterGo?: number;
+  timeOffsets?: string;
   /** A cgroup v2 directory fd: clone3(CLONE_INTO_CGROUP) through spawn3. */
   cgroupFd?: number;
   /** Runs after clone and before the go byte, as the parent's uid maps and cgroup do. */
@@ -246,6 +262,7 @@ function runChild(opts: {
       env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
       unshareAfterGo: opts.unshareAfterGo,
       cgroupFd: opts.cgroupFd,
+      timeOffsets: opts.timeOffsets,
     });
     closeOnce(goRead);
     closeOnce(errWrite);
@@ -467,6 +484,105 @@ Deno.test({
       describeChildFailure(r3.report, [], "/bin/true", 0x1),
       "clone child: waiting for the parent's go byte: parent went away",
     );
+  },
+});
+
+/** The time namespace test: runs where the kernel has time namespaces (Linux 5.6, CONFIG_TIME_NS). */
+const timens = !notRoot && (() => {
+  try {
+    Deno.statSync("/proc/self/ns/time");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!notRoot && !timens) console.log("trampoline_test: no time namespaces here, so timeOffsets is not run");
+
+/** The first field of a /proc/uptime text: seconds since boot. */
+function uptimeOf(text: string): number {
+  const m = /^(\d+\.\d+) /.exec(text);
+  assert.ok(m, `not an uptime: ${text}`);
+  return Number(m[1]);
+}
+
+Deno.test({
+  name:
+    "cloneChild (root): unshareAfterGo CLONE_NEWTIME with timeOffsets execs the child in a shifted time ns",
+  ignore: !timens,
+  fn() {
+    const own = Deno.readLinkSync("/proc/self/ns/time");
+    const timeOffsets = "monotonic 86400 0\nboottime 172800 0\n";
+    const script =
+      "cat /proc/uptime > $OUT; readlink /proc/self/ns/time >> $OUT; cat /proc/self/timens_offsets >> $OUT";
+    const before = uptimeOf(Deno.readTextFileSync("/proc/uptime"));
+    const text = runScript(script, { flags: CLONE_NEWPID, unshareAfterGo: CLONE_NEWTIME, timeOffsets });
+    const after = uptimeOf(Deno.readTextFileSync("/proc/uptime"));
+    const [uptime, ns, ...offsets] = text.trim().split("\n");
+    // /proc/uptime counts CLOCK_BOOTTIME, which the boottime offset shifts.
+    const shifted = uptimeOf(uptime) - 172800;
+    assert.ok(shifted >= before - 1 && shifted <= after + 1, `uptime ${uptime}, host ${before} to ${after}`);
+    assert.match(ns, /^time:\[\d+\]$/);
+    assert.notEqual(ns, own);
+    // The child's time namespace (also its children's) has the offsets written.
+    assert.match(offsets.join("\n"), /^monotonic\s+86400\s+0\nboottime\s+172800\s+0$/);
+
+    // Through spawn3 (clone3) as well: the same args block.
+    if (cgroup2 !== null) {
+      withTestCgroup((fd) => {
+        const t = runScript(script, {
+          flags: CLONE_NEWPID,
+          cgroupFd: fd,
+          unshareAfterGo: CLONE_NEWTIME,
+          timeOffsets,
+        });
+        assert.ok(uptimeOf(t) - 172800 < uptimeOf(Deno.readTextFileSync("/proc/uptime")) + 1, t);
+        assert.ok(uptimeOf(t) > 172800, t);
+        assert.notEqual(t.split("\n")[1], own);
+      });
+    }
+
+    // CLONE_NEWTIME without offsets: a new time namespace, the host's clocks.
+    const plain = runScript(script, { flags: CLONE_NEWPID, unshareAfterGo: CLONE_NEWTIME });
+    assert.ok(uptimeOf(plain) < uptimeOf(Deno.readTextFileSync("/proc/uptime")) + 1, plain);
+    assert.notEqual(plain.split("\n")[1], own);
+    // Empty offsets are none.
+    const empty = runScript("cat /proc/uptime > $OUT", {
+      flags: CLONE_NEWPID,
+      unshareAfterGo: CLONE_NEWTIME,
+      timeOffsets: "",
+    });
+    assert.ok(uptimeOf(empty) < uptimeOf(Deno.readTextFileSync("/proc/uptime")) + 1, empty);
+    // Without either: the caller's time namespace.
+    assert.equal(runScript(script, { flags: CLONE_NEWPID }).split("\n")[1], own);
+  },
+});
+
+Deno.test({
+  name: "cloneChild (root): timeOffsets the kernel refuses report stage 5 and exit 127",
+  ignore: !timens,
+  fn() {
+    const run = (timeOffsets: string, unshareAfterGo = CLONE_NEWTIME) =>
+      runChild({ flags: CLONE_NEWPID, path: "/bin/true", argv: ["true"], unshareAfterGo, timeOffsets });
+    // Not a clock: the write fails with EINVAL.
+    const r = run("nonsense 1 0\n");
+    assert.ok(r.report);
+    assert.deepEqual([...new Int32Array(r.report.buffer)], [5, 0, errnoByName("EINVAL")]);
+    assert.equal(
+      describeChildFailure(r.report, [], "/bin/true", CLONE_NEWTIME),
+      "clone child: write /proc/self/timens_offsets: EINVAL",
+    );
+    assert.equal(r.exitCode, 127);
+    // Without CLONE_NEWTIME the offsets would be the caller's own time namespace's, which a
+    // process is in already: the kernel refuses them (EACCES).
+    const r2 = run("monotonic 1 0\n", 0);
+    assert.ok(r2.report);
+    assert.equal(
+      describeChildFailure(r2.report, [], "/bin/true"),
+      "clone child: write /proc/self/timens_offsets: EACCES",
+    );
+    assert.equal(r2.exitCode, 127);
+    // A NUL byte would end the text early: cloneChild refuses it before it clones.
+    assert.throws(() => run("monotonic 1 0\n\0"), /NUL byte/);
   },
 });
 

@@ -237,13 +237,10 @@ Deno.test("validateSpec: namespaces", () => {
     (d) => d.linux.namespaces = [{ type: "mount" }, { type: "uts" }, { type: "user" }],
     ["linux.namespaces[2].type", "user namespaces are not supported yet"],
   );
-  expectProblems(
-    (d) => d.linux.namespaces = [{ type: "mount" }, { type: "uts" }, { type: "time" }],
-    ["linux.namespaces[2].type", "time namespaces are not supported yet"],
-  );
+  expectProblems((d) => d.linux.namespaces = [{ type: "mount" }, { type: "uts" }, { type: "time" }]);
 });
 
-Deno.test("validateSpec: id mappings and time offsets need namespaces druntime lacks", () => {
+Deno.test("validateSpec: id mappings need user namespaces; time offsets a new time namespace", () => {
   const mapping = [{ containerID: 0, hostID: 1000, size: 1 }];
   expectProblems(
     (d) => {
@@ -255,8 +252,28 @@ Deno.test("validateSpec: id mappings and time offsets need namespaces druntime l
   );
   expectProblems((d) => d.linux.timeOffsets = {}, [
     "linux.timeOffsets",
-    "time namespaces are not supported yet",
+    "needs a new time namespace (a linux.namespaces entry of type time, without a path)",
   ]);
+  expectProblems(
+    (d) => {
+      d.linux.namespaces.push({ type: "time" });
+      d.linux.timeOffsets = {
+        monotonic: { secs: 5, nanosecs: 1e9 },
+        realtime: { secs: 1 },
+        boottime: { secs: 1.5 },
+      };
+    },
+    ["linux.timeOffsets.monotonic.nanosecs", "must be at most 999999999, got 1000000000"],
+    [
+      "linux.timeOffsets.realtime",
+      "only the monotonic and boottime clocks have offsets",
+    ],
+    ["linux.timeOffsets.boottime.secs", "must be an integer, got 1.5"],
+  );
+  expectProblems((d) => {
+    d.linux.namespaces.push({ type: "time" });
+    d.linux.timeOffsets = { monotonic: { secs: -3600 }, boottime: { secs: 86400, nanosecs: 5 } };
+  });
 });
 
 Deno.test("validateSpec: devices", () => {
