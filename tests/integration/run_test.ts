@@ -14,7 +14,7 @@ import {
   uniqueId,
   withoutNamespace,
 } from "../fixtures/containers.ts";
-import { druntime, druntimeCommand, hostMounts, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
+import { druntime, druntimeCommand, hostMounts, MAIN_TS, makeBundle, rootOnly } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -763,5 +763,66 @@ Deno.test({
         assert.equal(r.stdout.trim(), "/root");
       },
     );
+  },
+});
+
+// ---------------------------------------------------------------------------------------
+// --preserve-fds
+// ---------------------------------------------------------------------------------------
+
+Deno.test({
+  name: "run: --preserve-fds N passes fds 3 .. 3+N-1 on to the process, and no other",
+  ...rootOnly("run: --preserve-fds N passes fds 3 .. 3+N-1 on to the process, and no other"),
+  async fn() {
+    await withBundle("preserve-fds", {
+      args: ["sh", "-c", "cat <&3; cat <&4; ls /proc/self/fd | tr '\\n' ' '"],
+    }, async (ctx) => {
+      const dir = await Deno.makeTempDir({ prefix: "druntime-fds-" });
+      try {
+        await Deno.writeTextFile(join(dir, "a"), "from fd 3\n");
+        await Deno.writeTextFile(join(dir, "b"), "from fd 4\n");
+        // A shell opens 3 and 4 (and 5, which must not get through) for druntime.
+        const out = await new Deno.Command("sh", {
+          args: [
+            "-c",
+            'exec "$0" run -A "$1" --root "$2" run --bundle "$3" --preserve-fds 2 "$4" 3<"$5" 4<"$6" 5<"$5"',
+            Deno.execPath(),
+            MAIN_TS,
+            ctx.root,
+            ctx.bundle,
+            ctx.id,
+            join(dir, "a"),
+            join(dir, "b"),
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const stdout = new TextDecoder().decode(out.stdout);
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        assert.match(stdout, /^from fd 3\nfrom fd 4\n/);
+        // ls's own directory fd is the one after 4; 5 did not come through.
+        assert.deepEqual(
+          stdout.split("\n")[2].trim().split(" "),
+          ["0", "1", "2", "3", "4", "5"].slice(0, 5).concat(["5"]),
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+      await assertNothingLeft(ctx);
+    });
+  },
+});
+
+Deno.test({
+  name: "run: --preserve-fds must be a whole number",
+  ...rootOnly("run: --preserve-fds must be a whole number"),
+  async fn() {
+    await withBundle("preserve-fds-bad", { args: ["true"] }, async (ctx) => {
+      const r = await druntime(runArgs(ctx, "--preserve-fds", "two"));
+      assert.equal(r.code, 1);
+      assert.equal(errorsOf(r.stderr), 'druntime: --preserve-fds must be a whole number, not "two"');
+      await assertNothingLeft(ctx);
+    });
   },
 });
