@@ -815,3 +815,69 @@ Deno.test({
     assert.match(r.stderr, /linux\.timeOffsets: needs a new time namespace/);
   },
 });
+
+// ---------------------------------------------------------------------------------------
+// Scheduler and I/O priority
+// ---------------------------------------------------------------------------------------
+
+Deno.test({
+  name: "security: process.scheduler and process.ioPriority are what the kernel reports inside",
+  ...rootOnly("security: process.scheduler and process.ioPriority are what the kernel reports inside"),
+  async fn() {
+    // /proc/self/stat field 19 is the nice value, 41 the policy (3: SCHED_BATCH).
+    const script = "cut -d' ' -f19,41 /proc/self/stat; ionice -p $$";
+    const out = await mustRun("sched", script, (s) => {
+      s.process!.scheduler = { policy: "SCHED_BATCH", nice: 5 };
+      s.process!.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 6 };
+    });
+    const [stat, io] = out.trim().split("\n");
+    assert.equal(stat, "5 3");
+    assert.match(io, /best-effort.*6/);
+    const plain = (await mustRun("sched-none", "cut -d' ' -f41 /proc/self/stat")).trim();
+    assert.equal(plain, "0", "SCHED_OTHER without a process.scheduler");
+  },
+});
+
+Deno.test({
+  name: "security: a bad scheduler or I/O priority is refused naming the field, and leaves nothing behind",
+  ...rootOnly(
+    "security: a bad scheduler or I/O priority is refused naming the field, and leaves nothing behind",
+  ),
+  async fn(t) {
+    const cases: [string, (s: Spec) => void, RegExp][] = [
+      [
+        "SCHED_ISO",
+        (s) => s.process!.scheduler = { policy: "SCHED_ISO" },
+        /process\.scheduler\.policy: "SCHED_ISO"/,
+      ],
+      [
+        "SCHED_FIFO without a priority",
+        (s) => s.process!.scheduler = { policy: "SCHED_FIFO" },
+        /process\.scheduler\.priority: SCHED_FIFO needs a priority/,
+      ],
+      [
+        "nice 40",
+        (s) => s.process!.scheduler = { policy: "SCHED_OTHER", nice: 40 },
+        /process\.scheduler\.nice/,
+      ],
+      [
+        "an unknown I/O class",
+        (s) => s.process!.ioPriority = { class: "IOPRIO_CLASS_FAST", priority: 1 },
+        /process\.ioPriority\.class/,
+      ],
+      [
+        "priority 9",
+        (s) => s.process!.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 9 },
+        /process\.ioPriority\.priority/,
+      ],
+    ];
+    for (const [name, mutate, expect] of cases) {
+      await t.step(name, async () => {
+        const r = await runScript(`sched-bad-${name}`, "echo should-not-run", mutate);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, expect);
+      });
+    }
+  },
+});
