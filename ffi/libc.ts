@@ -20,86 +20,99 @@ import {
   SOCK_STREAM,
 } from "./constants.ts";
 
-const lib = Deno.dlopen(
-  "libc.so.6",
-  {
-    __errno_location: { parameters: [], result: "pointer" },
-    clone: {
-      parameters: ["pointer", "pointer", "i32", "pointer", "pointer", "pointer", "pointer"],
-      result: "i32",
-    },
-    mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-    mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-    munmap: { parameters: ["pointer", "usize"], result: "i32" },
-    pipe2: { parameters: ["buffer", "i32"], result: "i32" },
-    socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    // The same read(2), run on a worker thread so the parent's event loop (signal
-    // forwarding) keeps going while it waits on the init.
-    readAsync: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-    close: { parameters: ["i32"], result: "i32" },
-    fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    close_range: { parameters: ["u32", "u32", "i32"], result: "i32" },
-    waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
-    waitpidAsync: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
-    kill: { parameters: ["i32", "i32"], result: "i32" },
-    getpid: { parameters: [], result: "i32" },
-    setns: { parameters: ["i32", "i32"], result: "i32" },
-    mount: { parameters: ["buffer", "buffer", "buffer", "usize", "buffer"], result: "i32" },
-    umount2: { parameters: ["buffer", "i32"], result: "i32" },
-    syscall: { parameters: ["i64", "buffer", "buffer"], result: "i64" },
-    // syscall(2) shaped for rt_sigaction(sig, act, oldact, sigsetsize).
-    syscallSigaction: {
-      name: "syscall",
-      parameters: ["i64", "i64", "buffer", "buffer", "usize"],
-      result: "i64",
-    },
-    chroot: { parameters: ["buffer"], result: "i32" },
-    chdir: { parameters: ["buffer"], result: "i32" },
-    fchdir: { parameters: ["i32"], result: "i32" },
-    mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
-    lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
-    statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
-    sethostname: { parameters: ["buffer", "usize"], result: "i32" },
-    setdomainname: { parameters: ["buffer", "usize"], result: "i32" },
-    umask: { parameters: ["u32"], result: "u32" },
-    setgroups: { parameters: ["usize", "buffer"], result: "i32" },
-    setgid: { parameters: ["u32"], result: "i32" },
-    setuid: { parameters: ["u32"], result: "i32" },
-    signal: { parameters: ["i32", "pointer"], result: "pointer" },
-    sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-    execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
-    prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
-    capset: { parameters: ["buffer", "buffer"], result: "i32" },
-    setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-    getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-    personality: { parameters: ["u64"], result: "i32" },
-    fexecve: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-    memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
-    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-    listen: { parameters: ["i32", "i32"], result: "i32" },
-    // accept4(2) on a worker thread: the init's event loop (its signal handlers) keeps going.
-    accept4Async: {
-      name: "accept4",
-      parameters: ["i32", "pointer", "pointer", "i32"],
-      result: "i32",
-      nonblocking: true,
-    },
-    // syscall(2) shaped for sched_setattr(pid, attr, flags) and ioprio_set(which, who, ioprio).
-    syscallSchedSetattr: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
-    syscallIoprioSet: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
-    // syscall(2) shaped for seccomp(op, flags, args).
-    syscallSeccomp: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
-    // syscall(2) shaped for bpf(cmd, attr, size).
-    syscallBpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
-  } as const,
-);
+/** Every libc symbol druntime calls, declared once. */
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  clone: {
+    parameters: ["pointer", "pointer", "i32", "pointer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // The same read(2), run on a worker thread so the parent's event loop (signal
+  // forwarding) keeps going while it waits on the init.
+  readAsync: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  close_range: { parameters: ["u32", "u32", "i32"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  waitpidAsync: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "usize", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  syscall: { parameters: ["i64", "buffer", "buffer"], result: "i64" },
+  // syscall(2) shaped for rt_sigaction(sig, act, oldact, sigsetsize).
+  syscallSigaction: {
+    name: "syscall",
+    parameters: ["i64", "i64", "buffer", "buffer", "usize"],
+    result: "i64",
+  },
+  chroot: { parameters: ["buffer"], result: "i32" },
+  chdir: { parameters: ["buffer"], result: "i32" },
+  fchdir: { parameters: ["i32"], result: "i32" },
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  setdomainname: { parameters: ["buffer", "usize"], result: "i32" },
+  umask: { parameters: ["u32"], result: "u32" },
+  setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  setgid: { parameters: ["u32"], result: "i32" },
+  setuid: { parameters: ["u32"], result: "i32" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
+  sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  capset: { parameters: ["buffer", "buffer"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  personality: { parameters: ["u64"], result: "i32" },
+  fexecve: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  // accept4(2) on a worker thread: the init's event loop (its signal handlers) keeps going.
+  accept4Async: {
+    name: "accept4",
+    parameters: ["i32", "pointer", "pointer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // syscall(2) shaped for sched_setattr(pid, attr, flags) and ioprio_set(which, who, ioprio).
+  syscallSchedSetattr: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
+  syscallIoprioSet: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  // syscall(2) shaped for seccomp(op, flags, args).
+  syscallSeccomp: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
+  // syscall(2) shaped for bpf(cmd, attr, size).
+  syscallBpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u32"], result: "i64" },
+} as const;
 
-/** The raw symbols, for the few callers that handle the return value themselves. */
-export const libc = lib.symbols;
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/**
+ * The raw symbols, for the few callers that handle the return value themselves. Each is bound
+ * on first use: binding all of them costs about 10 ms at every start of the parent and of the
+ * init, which each use only some.
+ */
+export const libc: Symbols = new Proxy({} as Symbols, {
+  get(bound, name) {
+    const key = name as keyof typeof SYMBOLS;
+    if (!(key in bound) && Object.hasOwn(SYMBOLS, key)) {
+      const one = { [key]: SYMBOLS[key] } as Pick<typeof SYMBOLS, typeof key>;
+      Object.assign(bound, Deno.dlopen("libc.so.6", one).symbols);
+    }
+    return bound[key];
+  },
+});
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {

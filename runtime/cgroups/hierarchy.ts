@@ -6,7 +6,7 @@
  * /sys/fs/cgroup/unified with no controllers but hugetlb) is driven as v1, and the container
  * is also placed in the unified tree so that everything that reads it sees it.
  */
-import { isAbsolute, normalize } from "node:path";
+import { isAbsolute, normalize } from "../paths.ts";
 import { type MountInfo, readMountInfo, visibleMounts } from "../init/mountinfo.ts";
 import { DruntimeError } from "../errors.ts";
 

@@ -6,7 +6,7 @@
  * druntime writes only below its own paths; the one exception is a v2 parent's
  * cgroup.subtree_control, which must name a controller before a child may use it.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import type { DeviceCgroupRule, Resources } from "../spec/types.ts";
 import { DruntimeError } from "../errors.ts";
 import { detectHierarchies, type Hierarchies } from "./hierarchy.ts";

@@ -2,7 +2,7 @@
  * A container's resource usage, read from its cgroup, in the shape runc's `events` prints
  * (libcontainer's types.Stats): cpu, memory, pids, blkio, hugetlb.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import type { CgroupRecord } from "./manager.ts";
 
 export interface BlkioEntry {

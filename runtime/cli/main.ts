@@ -29,7 +29,7 @@ import { UPDATE_FLAGS, updateResources } from "./update.ts";
 import { formatPlan } from "../plan/format.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { validateContainerId } from "../spec/validate.ts";
-import { join, resolve } from "node:path";
+import { join, resolve } from "../paths.ts";
 
 export const VERSION = "0.1.0";
 export const SPEC_VERSION = "1.2.0";

@@ -11,7 +11,7 @@ import { DruntimeError } from "../errors.ts";
 import { validateContainerId } from "../spec/validate.ts";
 import type { Hooks, Resources } from "../spec/types.ts";
 import { type CgroupRecord, isFrozen } from "../cgroups/manager.ts";
-import { join } from "node:path";
+import { join } from "../paths.ts";
 
 export const DEFAULT_STATE_ROOT = "/run/druntime";
 

@@ -3,7 +3,7 @@
  * see them (an absolute link starts again at the rootfs, `..` stops at it), so a hostile
  * image cannot point a mount target outside its own tree.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 
 const MAX_LINKS = 255;
 

@@ -25,7 +25,7 @@ import {
   MS_SLAVE,
   RLIMITS,
 } from "../../ffi/constants.ts";
-import { isAbsolute, normalize, resolve } from "node:path";
+import { isAbsolute, normalize, resolve } from "../paths.ts";
 
 export interface PlanOptions {
   /** The rootfs, an absolute host path. */

@@ -5,7 +5,7 @@
  * each names its JSON path. Unknown properties are ignored, as the spec requires.
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../paths.ts";
 import { ConfigError, type ConfigProblem, DruntimeError } from "../errors.ts";
 import { describeUnknownMountOption, parseMountOptions, parsePropagation } from "./mount_options.ts";
 import { type Hooks, NAMESPACE_TYPES, type Resources, type Spec } from "./types.ts";
