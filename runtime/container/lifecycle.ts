@@ -22,7 +22,6 @@ import { cgroupPathFor } from "../cgroups/hierarchy.ts";
 import {
   applyPid,
   cgroupPids,
-  type CgroupRecord,
   createCgroup,
   destroyCgroup,
   setResources,
@@ -34,6 +33,7 @@ import {
   type ContainerState,
   createStateEntry,
   currentState,
+  hasStateEntry,
   initAlive,
   listIds,
   processStartTime,
@@ -257,16 +257,13 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   let pid = -1;
   const toClose: number[] = [];
   let parentSock = -1;
-  let cgroup: CgroupRecord | null = null;
   try {
     writeState(opts.root, stored);
     // Made before the clone and recorded at once, so that a failure anywhere removes it.
-    cgroup = createCgroup(
-      cgroupPathFor(prepared.spec.linux?.cgroupsPath, opts.id),
-      prepared.spec.linux?.resources,
-    );
+    const resources = prepared.spec.linux?.resources ?? {};
+    const cgroup = createCgroup(cgroupPathFor(prepared.spec.linux?.cgroupsPath, opts.id), resources);
     stored.cgroup = cgroup;
-    stored.resources = prepared.spec.linux?.resources ?? {};
+    stored.resources = resources;
     writeState(opts.root, stored);
     const ns = openNamespaces(prepared.spec);
     toClose.push(...ns.all);
@@ -331,7 +328,6 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
 
     // The child waits for the go byte: in its cgroup, limited, before it runs anything.
     if (!placed) applyPid(cgroup, pid);
-    const resources = prepared.spec.linux?.resources ?? {};
     setResources(
       cgroup,
       resources,
@@ -393,17 +389,7 @@ async function createInit(opts: CreateOptions, onPid: (pid: number) => void): Pr
   } catch (e) {
     if (pid > 0) killAndWait(pid);
     if (parentSock >= 0) libc.close(parentSock);
-    if (cgroup !== null) {
-      try {
-        if (pid > 0) signalAll(cgroup, K.SIGKILL);
-        destroyCgroup(cgroup);
-      } catch (err) {
-        opts.log.warn(err instanceof Error ? err.message : String(err));
-      }
-    }
-    // The container is destroyed: poststop hooks run as for a delete (the OCI lifecycle).
-    await runHooksWarning("poststop", hooks, { ...stored, status: "stopped" }, opts.log);
-    removeStateEntry(opts.root, opts.id);
+    await destroyAfterFailure(opts.root, stored, opts.log);
     throw e;
   } finally {
     for (const fd of toClose) libc.close(fd);
@@ -463,8 +449,8 @@ async function startInit(root: string, id: string, log: Logger): Promise<StoredS
     }
     if (answer.length === 0 || answer[0] !== 0) {
       const why = answer.length > 1 ? new TextDecoder().decode(answer.subarray(1)) : "the init went away";
-      killAndWait(stored.pid, stored.initStartTime);
-      await runHooksWarning("poststop", stored.hooks, { ...state, status: "stopped" }, log);
+      // A start that fails cleans everything up, as a failed create does.
+      await destroyAfterFailure(root, stored, log);
       throw new DruntimeError(`start ${id}: ${why}`);
     }
     stored.status = "running";
@@ -581,16 +567,35 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
         );
       }
     }
-    if (stored.cgroup) {
-      signalAll(stored.cgroup, K.SIGKILL);
-    } else if (initAlive(stored)) {
-      for (const pid of containerPids(stored)) if (pid !== stored.pid) libc.kill(pid, K.SIGKILL);
-    }
-    if (initAlive(stored)) killAndWait(stored.pid, stored.initStartTime);
-    if (stored.cgroup) destroyCgroup(stored.cgroup);
-    await runHooksWarning("poststop", stored.hooks, { ...state, pid: stored.pid, status: "stopped" }, log);
-    removeStateEntry(root, id);
+    await destroy(root, stored, log);
   });
+}
+
+/**
+ * Ends a container: every process of it killed (through its cgroup where it has one), the
+ * cgroup removed, poststop hooks run, the state entry removed. What `delete` does, and what
+ * every failure does once the entry exists. A cgroup that cannot be removed stops it before
+ * the entry goes, so that a later delete can try again.
+ */
+async function destroy(root: string, stored: StoredState, log: Logger): Promise<void> {
+  if (stored.cgroup) {
+    signalAll(stored.cgroup, K.SIGKILL);
+  } else if (initAlive(stored)) {
+    for (const pid of containerPids(stored)) if (pid !== stored.pid) libc.kill(pid, K.SIGKILL);
+  }
+  if (initAlive(stored)) killAndWait(stored.pid, stored.initStartTime);
+  if (stored.cgroup) destroyCgroup(stored.cgroup);
+  await runHooksWarning("poststop", stored.hooks, { ...stored, status: "stopped" }, log);
+  removeStateEntry(root, stored.id);
+}
+
+/** destroy on a failure path: its own error is a warning, the first error is the one to report. */
+async function destroyAfterFailure(root: string, stored: StoredState, log: Logger): Promise<void> {
+  try {
+    await destroy(root, stored, log);
+  } catch (e) {
+    log.warn(e instanceof Error ? e.message : String(e));
+  }
 }
 
 /**
@@ -629,10 +634,9 @@ export async function run(opts: RunOptions): Promise<number> {
     await deleteContainer(opts.root, opts.id, true, opts.log);
     return exitCodeOf(status);
   } catch (e) {
-    if (created !== null) {
-      // Created but then failed: the whole container goes.
-      if (pid > 0) killAndWait(pid);
-      removeStateEntry(opts.root, opts.id);
+    // Created but then failed (a failed start has cleaned up already): the whole container goes.
+    if (created !== null && hasStateEntry(opts.root, opts.id)) {
+      await destroyAfterFailure(opts.root, created.stored, opts.log);
     }
     throw e;
   } finally {

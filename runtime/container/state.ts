@@ -94,6 +94,11 @@ export function removeStateEntry(root: string, id: string): void {
   }
 }
 
+/** Whether the container still has its state entry. */
+export function hasStateEntry(root: string, id: string): boolean {
+  return exists(stateDir(root, id));
+}
+
 function notFound(id: string): DruntimeError {
   return new DruntimeError(`container "${id}" does not exist`);
 }

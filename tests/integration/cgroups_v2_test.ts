@@ -429,7 +429,7 @@ Deno.test({
     "cgroup v2: kill --all KILL kills every process of the cgroup (cgroup.kill), children that left too",
   ),
   async fn() {
-    await withContainer("killall", FAMILY, withoutNamespace("pid"), async (ctx) => {
+    await withContainer("kill-all", FAMILY, withoutNamespace("pid"), async (ctx) => {
       await createAndStart(ctx);
       const pids = await familyOf(ctx);
       const init = (await stateOf(ctx)).pid;

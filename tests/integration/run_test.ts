@@ -823,3 +823,17 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "run: an exec that fails after start leaves nothing, its cgroup included",
+  ...rootOnly("run: an exec that fails after start leaves nothing, its cgroup included"),
+  async fn() {
+    await withBundle("exec-fails", { args: ["/not-elf"] }, async (ctx) => {
+      await Deno.writeTextFile(join(ctx.rootfs, "not-elf"), "neither ELF nor #!\n", { mode: 0o755 });
+      const r = await druntime(runArgs(ctx));
+      assert.equal(r.code, 1);
+      assert.equal(errorsOf(r.stderr), 'druntime: exec: execve("/not-elf"): ENOEXEC (Exec format error)');
+      await assertNothingLeft(ctx);
+    });
+  },
+});
