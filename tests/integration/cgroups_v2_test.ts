@@ -27,7 +27,15 @@ import type { StatsEvent } from "../../runtime/container/control.ts";
 import type { Spec } from "../../runtime/spec/types.ts";
 import { readMountInfo } from "../../runtime/init/mountinfo.ts";
 import { attachedDeviceFilters, PROG_NAME } from "../../runtime/cgroups/devices_bpf.ts";
-import { errorsOf, exists, listDir, uniqueId, warningsOf, withoutNamespace } from "../fixtures/containers.ts";
+import {
+  errorsOf,
+  exists,
+  listDir,
+  runToFiles,
+  uniqueId,
+  warningsOf,
+  withoutNamespace,
+} from "../fixtures/containers.ts";
 import { isRoot, MAIN_TS, makeBundle } from "../fixtures/rootfs.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -88,33 +96,12 @@ interface Output {
 }
 
 /** Runs `argv` in a private mount namespace set up by `script`; kills it after `timeoutMs`. */
-async function inNamespace(script: string, argv: string[], timeoutMs = 30_000): Promise<Output> {
-  const dir = await Deno.makeTempDir({ prefix: "druntime-v2-io-" });
-  try {
-    const [stdout, stderr] = [join(dir, "stdout"), join(dir, "stderr")];
-    const child = new Deno.Command(UNSHARE!, {
-      args: ["-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", stdout, stderr, ...argv],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-    }).spawn();
-    let hung = false;
-    const watchdog = setTimeout(() => {
-      hung = true;
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }, timeoutMs);
-    const status = await child.status.finally(() => clearTimeout(watchdog));
-    if (hung) throw new Error(`${argv.join(" ")}: still running after ${timeoutMs} ms`);
-    const read = (p: string) => Deno.readTextFile(p).catch(() => "");
-    return { code: status.code, stdout: await read(stdout), stderr: await read(stderr) };
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+function inNamespace(script: string, argv: string[], timeoutMs = 30_000): Promise<Output> {
+  return runToFiles([UNSHARE!, "-m", "--propagation", "private"], script, argv, {
+    timeoutMs,
+    what: argv.join(" "),
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+  });
 }
 
 /** `druntime --root <root> ...args` in cgroup v2 mode (see V2_SCRIPT). */
