@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type { ContainerState } from "../../runtime/container/state.ts";
 import type { Resources, Spec } from "../../runtime/spec/types.ts";
 import {
+  alive,
   assertNothingLeft,
   type Container,
   druntimeDetached,
@@ -310,17 +311,6 @@ async function waitForFile(ctx: Ctx, name: string, ms = 10_000): Promise<void> {
 /** A file the container wrote, trimmed ("" while it is being rewritten). */
 async function readOut(ctx: Ctx, name: string): Promise<string> {
   return (await Deno.readTextFile(join(ctx.rootfs, name)).catch(() => "")).trim();
-}
-
-/** A live (not zombie) process with this pid. */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 async function waitGone(pids: number[]): Promise<void> {

@@ -28,6 +28,7 @@ import type { Spec } from "../../runtime/spec/types.ts";
 import { readMountInfo } from "../../runtime/init/mountinfo.ts";
 import { attachedDeviceFilters, PROG_NAME } from "../../runtime/cgroups/devices_bpf.ts";
 import {
+  alive,
   errorsOf,
   exists,
   listDir,
@@ -230,17 +231,6 @@ async function createAndStart(ctx: Ctx): Promise<void> {
 /** The pids in a cgroup directory's cgroup.procs. */
 async function procs(dir: string): Promise<number[]> {
   return (await Deno.readTextFile(join(dir, "cgroup.procs"))).split("\n").filter(Boolean).map(Number);
-}
-
-/** A live (not zombie) process with this pid. */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 async function frozenLine(dir: string): Promise<string | undefined> {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { ContainerState } from "../../runtime/container/state.ts";
 import type { Spec } from "../../runtime/spec/types.ts";
 import {
+  alive,
   assertNothingLeft,
   type Container,
   druntimeDetached,
@@ -129,17 +130,6 @@ async function createAndStart(ctx: Ctx): Promise<void> {
   await mustCreate(ctx);
   await mustStart(ctx);
   await waitForFile(ctx, "started");
-}
-
-/** A live (not zombie) process with this pid. */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 /** Pids of the processes in the same namespace of `type` as `pid` (excluding this process). */
