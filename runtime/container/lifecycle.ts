@@ -144,7 +144,7 @@ export function exitCodeOf(status: number): number {
 
 interface Namespaces {
   flags: number;
-  /** Namespaces the child unshares after the go byte: the cgroup one, once it is in its cgroup. */
+  /** Namespaces the child unshares after the go byte: cgroup (once placed) and time. */
   unshareAfterGo: number;
   /** fds the child joins (user first). */
   childFds: number[];
@@ -166,8 +166,7 @@ function openNamespaces(spec: Spec): Namespaces {
         // after the parent has put the child in the container's cgroup, that is the container's.
         // A time namespace likewise: unshare makes it for the child's next execve, once the
         // child has written its clock offsets.
-        if (n.type === "cgroup") ns.unshareAfterGo |= K.CLONE_NEWCGROUP;
-        else if (n.type === "time") ns.unshareAfterGo |= K.CLONE_NEWTIME;
+        if (n.type === "cgroup" || n.type === "time") ns.unshareAfterGo |= NAMESPACE_FLAGS[n.type];
         else ns.flags |= NAMESPACE_FLAGS[n.type];
         continue;
       }
